@@ -1,0 +1,121 @@
+#pragma once
+// Observes a client's request stream and reports command boundaries.
+//
+// The framer never owns or copies the stream: bytes are fed as they are read, and
+// each completed command is reported with absolute stream offsets (the count of
+// bytes fed before it), so the caller, which keeps the read chunks alive, can
+// find the frame's bytes without the framer holding them. Bulk payloads are
+// skipped by length, never scanned; large arguments need not be complete before
+// their bytes are forwarded.
+//
+// It follows Redis 7's networking.c exactly: '*' starts a multibulk request,
+// anything else is an inline line split like sdssplitargs; "*0" / "*-1" and empty
+// inline lines are no command (Redis sends no reply); after a bulk payload the
+// two terminator bytes are skipped unchecked, as Redis does. Anything Redis would
+// refuse with a protocol error makes the framer fail (sticky): the session stops
+// observing and keeps forwarding, and Redis itself answers the client.
+#include <array>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "redmirror/resp/limits.h"
+
+namespace redmirror::resp {
+
+// The first kCaptureBytes bytes of a short token, copied so that dispatch
+// decisions never need the (possibly split) stream bytes.
+struct Capture {
+  std::array<char, kCaptureBytes> bytes{};
+  uint8_t size = 0;        // bytes captured (min(length, kCaptureBytes))
+  bool complete = false;   // the whole token fit
+  std::string_view view() const { return {bytes.data(), size}; }
+  // ASCII case-insensitive equality with a lowercase literal; false when truncated.
+  bool is(std::string_view lowercase) const;
+};
+
+// Position of one argument's payload in the stream.
+struct ArgRef {
+  uint64_t offset = 0;  // stream offset of the payload's first byte
+  uint64_t length = 0;  // payload length in bytes
+};
+
+inline constexpr size_t kCapturedArgs = 3;
+
+struct CommandFrame {
+  uint64_t begin = 0;  // stream offset of the frame's first byte
+  uint64_t end = 0;    // one past its last byte (includes the trailing CRLF)
+  uint32_t argc = 0;
+  bool isInline = false;
+  // args[0] (the command name) is captured lowercased; args[1..2] as sent.
+  std::array<Capture, kCapturedArgs> captured{};
+  // Multibulk: every argument's payload position (first kMaxArgRefs of them).
+  std::span<const ArgRef> args;
+  bool argsTruncated = false;
+  // Inline: the arguments after unquoting (inline lines are rare and short).
+  std::span<const std::string> inlineArgs;
+
+  std::string_view name() const { return captured[0].view(); }
+};
+
+class RequestSink {
+ public:
+  virtual ~RequestSink() = default;
+  // Called once per complete command, in stream order. The frame and the spans in
+  // it are valid only during the call.
+  virtual void onCommand(const CommandFrame& frame) = 0;
+};
+
+class RequestFramer {
+ public:
+  RequestFramer();
+  // Scans the next bytes of the stream and reports each command completed by them.
+  // Returns false once the stream cannot be followed (and for every later call).
+  bool feed(std::span<const char> bytes, RequestSink& sink);
+
+  bool failed() const { return failed_; }
+  // Why it failed, in Redis's words where Redis has words for it.
+  const std::string& error() const { return error_; }
+  // Bytes fed so far.
+  uint64_t offset() const { return offset_; }
+
+ private:
+  bool fail(std::string reason);
+
+  enum class State : uint8_t {
+    kStart,          // expecting the first byte of a request
+    kInline,         // accumulating an inline line
+    kCountDigits,    // '*' seen, reading the multibulk count
+    kCountLf,        // '\r' of the count line seen
+    kBulkDollar,     // expecting '$' of the next argument
+    kBulkDigits,     // reading the bulk length
+    kBulkLf,         // '\r' of the bulk length line seen
+    kBulkPayload,    // skipping payload bytes
+    kBulkTerminator  // skipping the 2 bytes after the payload
+  };
+
+  State state_ = State::kStart;
+  bool failed_ = false;
+  std::string error_;
+  uint64_t offset_ = 0;
+
+  // Current frame.
+  CommandFrame frame_;
+  int64_t argsLeft_ = 0;
+  int64_t bulkLeft_ = 0;
+  uint32_t terminatorLeft_ = 0;
+  uint32_t argIndex_ = 0;
+  std::array<char, kMaxNumberLength + 1> digits_{};
+  size_t digitCount_ = 0;
+  std::vector<ArgRef> argRefs_;
+  std::string inlineLine_;
+  std::vector<std::string> inlineArgs_;
+};
+
+// Splits an inline request line exactly as Redis's sdssplitargs does. Returns
+// false on unbalanced quotes (Redis: "Protocol error: unbalanced quotes in request").
+bool splitInlineArgs(std::string_view line, std::vector<std::string>& out);
+
+}  // namespace redmirror::resp
