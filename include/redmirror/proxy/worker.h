@@ -1,0 +1,77 @@
+#pragma once
+// One libuv loop on its own thread with its own SO_REUSEPORT listener, sessions,
+// chunk pool and counters: nothing on the data path is shared between workers.
+#include <uv.h>
+
+#include <memory>
+#include <string>
+#include <thread>
+#include <unordered_set>
+#include <vector>
+
+#include "redmirror/control/config.h"
+#include "redmirror/net/chunk_pool.h"
+#include "redmirror/net/tcp_stream.h"
+#include "redmirror/proxy/stats.h"
+
+namespace redmirror::proxy {
+
+class Session;
+
+class Worker final : public net::FlushScheduler {
+ public:
+  Worker(const control::ProxyConfig& config, unsigned index);
+  ~Worker() override;
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  // Binds the listener (call before start); returns an error message or "".
+  std::string listen();
+  void start();
+  // Thread-safe: stop accepting, drain sessions (bounded), end the loop.
+  void requestStop();
+  void join();
+
+  // Loop-thread API used by sessions.
+  void scheduleFlush(net::TcpStream& stream) override;
+  void retire(Session* session);
+  uv_loop_t* loop() { return &loop_; }
+  net::ChunkPool& pool() { return pool_; }
+  WorkerStats& stats() { return stats_; }
+  const WorkerStats& stats() const { return stats_; }
+  const control::ProxyConfig& config() const { return config_; }
+  const sockaddr_storage& primaryAddress() const { return primaryAddress_; }
+  net::WriteLimits writeLimits() const;
+
+ private:
+  static void onConnection(uv_stream_t* server, int status);
+  static void onStopSignal(uv_async_t* handle);
+  static void onCheck(uv_check_t* handle);
+  static void onSweep(uv_timer_t* handle);
+  static void onDrainDeadline(uv_timer_t* handle);
+
+  void run();
+  void beginStop();
+  void finishStopIfIdle();
+
+  const control::ProxyConfig& config_;
+  unsigned index_;
+  uv_loop_t loop_{};
+  uv_tcp_t listener_{};
+  uv_async_t stopSignal_{};
+  uv_check_t flushCheck_{};
+  uv_timer_t sweepTimer_{};
+  uv_timer_t drainTimer_{};
+  sockaddr_storage primaryAddress_{};
+  net::ChunkPool pool_;
+  WorkerStats stats_;
+  std::vector<net::TcpStream*> flushQueue_;
+  std::vector<net::TcpStream*> flushing_;
+  std::unordered_set<Session*> sessions_;
+  std::vector<Session*> retired_;
+  bool stopping_ = false;
+  bool handlesClosed_ = false;
+  std::thread thread_;
+};
+
+}  // namespace redmirror::proxy
