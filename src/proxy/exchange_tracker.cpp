@@ -29,7 +29,7 @@ void ExchangeTracker::classify(const resp::CommandFrame& frame, PendingCommand& 
   if (kind != PubSubKind::kNone && (frame.argc >= 2 || unsubscribe)) {
     command.role = unsubscribe ? CommandRole::kUnsubscribe : CommandRole::kSubscribe;
     command.pubsub = kind;
-    command.confirmationsLeft = frame.argc >= 2 ? frame.argc - 1 : -1;
+    command.confirmationsLeft = frame.argc >= 2 ? static_cast<int64_t>(frame.argc) - 1 : -1;
   } else if (name.is("monitor")) {
     command.role = CommandRole::kMonitor;
   } else if (name.is("hello")) {

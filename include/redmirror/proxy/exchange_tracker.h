@@ -67,7 +67,7 @@ class ExchangeTracker final : public resp::RequestSink, public resp::ReplySink {
  public:
   // Commands awaiting replies beyond which matching ends (the client pipelines
   // faster than it reads; memory stays bounded).
-  static constexpr size_t kMaxPending = 1 << 20;
+  static constexpr size_t kMaxPending = 1 << 18;
 
   explicit ExchangeTracker(ExchangeObserver* observer = nullptr) : observer_(observer) {}
 
