@@ -1,0 +1,37 @@
+#pragma once
+// What the admin socket may read and change about mirroring. Implemented by the
+// control thread's mirror manager (which publishes snapshots to workers);
+// faked in tests.
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace redmirror::control {
+
+struct CanaryStatus {
+  std::string name;
+  std::string address;          // HOST:PORT
+  uint32_t percentHundredths = 0;  // 0..10000 (25.5% is 2550)
+  uint64_t mirrored = 0;        // commands written to the canary
+  uint64_t compared = 0;
+  uint64_t matched = 0;
+  uint64_t diverged = 0;
+  std::map<std::string, uint64_t> dropped;  // reason -> count
+  uint32_t linksUp = 0;
+  uint32_t linksTotal = 0;
+};
+
+class MirrorControl {
+ public:
+  virtual ~MirrorControl() = default;
+  // Each returns "" on success, else the reason (shown to the operator as -ERR).
+  virtual std::string setPercent(const std::string& canary, uint32_t percentHundredths) = 0;
+  virtual std::string addCanary(const std::string& name, const std::string& address) = 0;
+  virtual std::string removeCanary(const std::string& name) = 0;
+  virtual void setPaused(bool paused) = 0;
+  virtual bool paused() const = 0;
+  virtual std::vector<CanaryStatus> canaries() const = 0;
+};
+
+}  // namespace redmirror::control

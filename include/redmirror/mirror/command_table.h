@@ -1,0 +1,106 @@
+#pragma once
+// What redmirror knows about each Redis command: learned from the primary itself
+// (COMMAND, through hiredis) with a small built-in policy table on top.
+// Command knowledge lives here, never in the framers.
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+struct redisReply;
+
+namespace redmirror::mirror {
+
+// Flags as COMMAND reports them (subset that matters to mirroring).
+enum CommandFlag : uint32_t {
+  kFlagWrite = 1u << 0,
+  kFlagReadonly = 1u << 1,
+  kFlagBlocking = 1u << 2,
+  kFlagPubsub = 1u << 3,
+  kFlagAdmin = 1u << 4,
+  kFlagNoscript = 1u << 5,
+  kFlagMovableKeys = 1u << 6,
+  kFlagLoading = 1u << 7,
+  kFlagStale = 1u << 8,
+  kFlagFast = 1u << 9,
+  kFlagNoMulti = 1u << 10,
+};
+
+// How a command may be mirrored (the YAML `policy:` section overrides per command).
+enum class Policy : uint8_t {
+  kMirror,    // mirror (writes) / compare (reads) when sampled
+  kNever,     // never sent to a canary
+  kTypeOnly,  // mirrored, reply compared by type only
+};
+
+// Where the keys are, for commands whose first/last/step cannot say it.
+enum class KeyRule : uint8_t {
+  kRange,          // firstKey..lastKey by step (lastKey < 0 counts from the end)
+  kNumkeysAt2,     // EVAL/EVALSHA/EVAL_RO/EVALSHA_RO/FCALL/FCALL_RO: numkeys at 2, keys from 3
+  kNumkeysAt1,     // ZUNION/ZINTER/ZDIFF/SINTERCARD/ZINTERCARD/LMPOP/ZMPOP: numkeys at 1, keys from 2
+  kDestNumkeysAt2, // ZUNIONSTORE/ZINTERSTORE/ZDIFFSTORE: dest at 1, numkeys at 2, keys from 3
+  kNumkeysAt2Blocking,  // BLMPOP/BZMPOP: timeout at 1, numkeys at 2, keys from 3
+  kStreams,        // XREAD/XREADGROUP: after STREAMS, the first half of the rest
+  kSort,           // SORT/SORT_RO: key at 1, plus the STORE destination if any
+  kNone,           // keyless
+};
+
+struct CommandInfo {
+  std::string name;  // lowercase
+  int arity = 0;     // as COMMAND: negative means "at least -arity"
+  uint32_t flags = 0;
+  int firstKey = 0;
+  int lastKey = 0;
+  int step = 0;
+  KeyRule keyRule = KeyRule::kNone;
+  bool nondeterministicOutput = false;       // tip nondeterministic_output
+  bool nondeterministicOutputOrder = false;  // tip nondeterministic_output_order
+  bool wholeKeyspace = false;                // FLUSHALL, FLUSHDB, SWAPDB: reach every canary
+  Policy policy = Policy::kMirror;
+  std::string policyReason;  // why the built-in table says kNever (for reports)
+
+  bool isWrite() const { return (flags & kFlagWrite) != 0; }
+  bool isBlocking() const { return (flags & kFlagBlocking) != 0; }
+};
+
+// Reads argument i (0 = command name) of the command being decided; the view is
+// valid until the next call. Returns false when i is out of range.
+class ArgReader {
+ public:
+  virtual ~ArgReader() = default;
+  virtual uint32_t argc() const = 0;
+  virtual bool arg(uint32_t index, std::string_view& out) = 0;
+};
+
+class CommandTable {
+ public:
+  // From the reply to COMMAND (Redis 7: flags, key positions, tips at element 7).
+  // Returns false with `error` set when the reply is not a COMMAND reply.
+  bool loadFromCommandReply(const redisReply* reply, std::string& error);
+  // A minimal table for when the primary cannot be asked yet (start-up race):
+  // the common data commands only.
+  void loadBuiltin();
+  // Built-in policy (never mirror AUTH, HELLO, admin, replication, cluster,
+  // CONFIG, DEBUG, MONITOR, SHUTDOWN, CLIENT, pub/sub, WATCH, ...), then the
+  // operator's overrides. Called by both loaders; call again after overrides change.
+  void applyPolicy(const std::map<std::string, Policy>& overrides);
+
+  const CommandInfo* find(std::string_view lowercaseName) const;
+  size_t size() const { return commands_.size(); }
+
+ private:
+  std::unordered_map<std::string, CommandInfo> commands_;
+  std::map<std::string, Policy> overrides_;
+};
+
+// Positions (argument indexes) of the keys of one command. Returns false when the
+// arguments are malformed for its key rule (e.g. numkeys out of range): such a
+// command is not mirrored.
+bool findKeys(const CommandInfo& info, ArgReader& args, std::vector<uint32_t>& positions);
+
+// Parses a policy name from YAML: "mirror", "never", "type_only".
+bool parsePolicy(std::string_view text, Policy& out);
+
+}  // namespace redmirror::mirror
