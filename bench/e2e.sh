@@ -1,0 +1,374 @@
+#!/usr/bin/env bash
+# End-to-end benchmark: redis-benchmark directly against Redis and through
+# redmirror (--no-observe, the pure byte pipe, and the normal observing mode),
+# interleaved round by round so that the three modes see the same machine noise.
+#
+#   bench/e2e.sh [--quick] [--rounds N] [--out FILE.md] [--bin PATH] [--no-build] [--keep]
+#
+# Starts its own redis-server (no persistence) and two redmirror processes
+# (--workers 1, nothing pinned) on free loopback ports, and stops all of them on
+# exit, failure included. Prints a markdown report (also written to --out FILE):
+# median rps, ratios proxy/direct and proxy/no-observe, added p50/p99 for one
+# client, proxy CPU seconds per million requests (utime+stime from
+# /proc/PID/stat) and system calls per request (strace -c -f -p PID over one
+# extra, untimed run per proxy mode).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD_DIR="$ROOT/build-bench"
+BIN=""
+ROUNDS=""
+QUICK=0
+OUT=""
+NO_BUILD=0
+KEEP=0
+
+usage() { sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) QUICK=1 ;;
+    --rounds) ROUNDS=${2:?--rounds needs a number}; shift ;;
+    --out) OUT=${2:?--out needs a file}; shift ;;
+    --bin) BIN=${2:?--bin needs a path}; NO_BUILD=1; shift ;;
+    --no-build) NO_BUILD=1 ;;
+    --keep) KEEP=1 ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "e2e: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
+  esac
+  shift
+done
+
+if [ "$QUICK" -eq 1 ]; then
+  : "${ROUNDS:=1}"
+  N_P1=100000 N_P16=500000 N_LAT=20000 N_ST_P1=20000 N_ST_P16=200000
+else
+  : "${ROUNDS:=3}"
+  N_P1=200000 N_P16=1000000 N_LAT=50000 N_ST_P1=50000 N_ST_P16=500000
+fi
+case "$ROUNDS" in ''|*[!0-9]*|0) echo "e2e: --rounds must be a positive integer" >&2; exit 2 ;; esac
+CLIENTS=50
+VALUE_SIZE=64
+RUN_TIMEOUT=300   # seconds; a run that takes longer is a hang
+
+log() { printf 'e2e: %s\n' "$*" >&2; }
+die() { log "FAILED: $*"; exit 1; }
+
+for tool in redis-server redis-cli redis-benchmark awk timeout; do
+  command -v "$tool" >/dev/null 2>&1 || die "'$tool' not found (run scripts/install-deps.sh)"
+done
+HAVE_STRACE=1
+command -v strace >/dev/null 2>&1 || { HAVE_STRACE=0; log "strace not found: no system call counts"; }
+CLK_TCK=$(getconf CLK_TCK)
+
+# ---------------------------------------------------------------- build
+if [ -z "$BIN" ]; then BIN="$BUILD_DIR/redmirror"; fi
+if [ "$NO_BUILD" -eq 0 ]; then
+  if [ ! -f "$BUILD_DIR/CMakeCache.txt" ]; then
+    log "configuring $BUILD_DIR (Release)"
+    cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release \
+      -DREDMIRROR_TESTS=OFF -DREDMIRROR_BENCH=OFF >/dev/null
+  fi
+  log "building redmirror in $BUILD_DIR"
+  cmake --build "$BUILD_DIR" -j2 --target redmirror >"$BUILD_DIR/e2e-build.log" 2>&1 \
+    || { tail -30 "$BUILD_DIR/e2e-build.log" >&2; die "build failed"; }
+fi
+[ -x "$BIN" ] || die "no redmirror binary at $BIN"
+
+# ---------------------------------------------------------------- processes
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/redmirror-e2e.XXXXXX")
+PIDS=()          # everything we started, in start order
+STRACE_PID=""
+FAILED=1
+
+stop_pid() {     # stop_pid PID: SIGTERM, up to 5 s, then SIGKILL
+  local pid=$1 i
+  kill -0 "$pid" 2>/dev/null || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+  local rc=$? i
+  trap - EXIT INT TERM
+  if [ -n "$STRACE_PID" ]; then kill -INT "$STRACE_PID" 2>/dev/null || true; wait "$STRACE_PID" 2>/dev/null || true; fi
+  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do stop_pid "${PIDS[i]}"; done
+  if [ "$FAILED" -eq 1 ] || [ "$rc" -ne 0 ]; then
+    log "logs kept in $WORK"
+    for f in "$WORK"/*.log; do [ -s "$f" ] && { log "--- tail of $f"; tail -5 "$f" >&2; }; done
+    [ "$rc" -eq 0 ] && rc=1
+  elif [ "$KEEP" -eq 0 ]; then
+    rm -rf "$WORK"
+  else
+    log "logs kept in $WORK"
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# Sockets (any state) bound to a local port, from /proc/net/tcp{,6}.
+port_hex() { printf ':%04X' "$1"; }
+port_used() {
+  awk -v h="$(port_hex "$1")" 'FNR > 1 && substr($2, length($2) - 4) == h { f = 1 } END { exit !f }' \
+    /proc/net/tcp /proc/net/tcp6 2>/dev/null
+}
+listeners_on() {
+  awk -v h="$(port_hex "$1")" 'FNR > 1 && $4 == "0A" && substr($2, length($2) - 4) == h { n++ } END { print n + 0 }' \
+    /proc/net/tcp /proc/net/tcp6 2>/dev/null
+}
+USED_PORTS=" "
+pick_port() {    # below the ephemeral range, not bound by anyone, not given out before
+  local p
+  while :; do
+    p=$((20000 + RANDOM % 12000))
+    case "$USED_PORTS" in *" $p "*) continue ;; esac
+    port_used "$p" && continue
+    USED_PORTS="$USED_PORTS$p "
+    echo "$p"; return
+  done
+}
+wait_ping() {    # wait_ping PORT PID: up to 5 s for PONG while PID lives
+  local i
+  for i in $(seq 1 100); do
+    kill -0 "$2" 2>/dev/null || return 1
+    [ "$(redis-cli -h 127.0.0.1 -p "$1" ping 2>/dev/null)" = "PONG" ] && return 0
+    sleep 0.05
+  done
+  return 1
+}
+
+start_redis() {
+  local attempt port pid
+  for attempt in 1 2 3 4 5; do
+    port=$(pick_port)
+    redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no \
+      --dir "$WORK" --logfile "$WORK/redis.log" --daemonize no >/dev/null 2>&1 &
+    pid=$!
+    if wait_ping "$port" "$pid"; then PIDS+=("$pid"); REDIS_PORT=$port REDIS_PID=$pid; return 0; fi
+    stop_pid "$pid"
+  done
+  die "redis-server did not start (see $WORK/redis.log)"
+}
+
+declare -A PPORT PPID_OF
+start_proxy() {  # start_proxy MODE [extra redmirror flags...]
+  local mode=$1 attempt port pid; shift
+  for attempt in 1 2 3 4 5; do
+    port=$(pick_port)
+    "$BIN" --listen "127.0.0.1:$port" --primary "127.0.0.1:$REDIS_PORT" --workers 1 \
+      --log-level warn "$@" >>"$WORK/redmirror-$mode.log" 2>&1 &
+    pid=$!
+    # SO_REUSEPORT would let us share a port with someone else's proxy: insist on one listener.
+    if wait_ping "$port" "$pid" && [ "$(listeners_on "$port")" -eq 1 ]; then
+      PIDS+=("$pid"); PPORT[$mode]=$port; PPID_OF[$mode]=$pid; return 0
+    fi
+    stop_pid "$pid"
+  done
+  die "redmirror ($mode) did not start (see $WORK/redmirror-$mode.log)"
+}
+
+cpu_ticks() {    # utime + stime of all threads of PID
+  awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"
+}
+busy_compilers() { pgrep -c -x 'cc1plus|ld|clang\+\+|clang' 2>/dev/null || true; }
+
+start_redis
+start_proxy no-observe --no-observe
+start_proxy observe
+MODES=(direct no-observe observe)
+port_of() { if [ "$1" = direct ]; then echo "$REDIS_PORT"; else echo "${PPORT[$1]}"; fi; }
+log "redis-server :$REDIS_PORT (pid $REDIS_PID), redmirror --no-observe :${PPORT[no-observe]} (pid ${PPID_OF[no-observe]}), redmirror :${PPORT[observe]} (pid ${PPID_OF[observe]})"
+
+# Smoke test: a value written through each proxy reads back directly, and vice versa.
+for mode in no-observe observe; do
+  redis-cli -h 127.0.0.1 -p "${PPORT[$mode]}" set "e2e:$mode" "v-$mode" >/dev/null
+  [ "$(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" get "e2e:$mode")" = "v-$mode" ] || die "SET through $mode not visible directly"
+  [ "$(redis-cli -h 127.0.0.1 -p "${PPORT[$mode]}" get "e2e:$mode")" = "v-$mode" ] || die "GET through $mode wrong"
+done
+
+# ---------------------------------------------------------------- runs
+RESULTS="$WORK/results.tsv"   # workload mode round rps p50_ms p99_ms proxy_ticks redis_ticks n
+: >"$RESULTS"
+WARNINGS="$WORK/warnings.txt"
+: >"$WARNINGS"
+MAX_COMPILERS=0
+
+bench_once() {   # bench_once WORKLOAD MODE ROUND TEST PIPELINE CLIENTS N
+  local wl=$1 mode=$2 round=$3 test=$4 pipe=$5 clients=$6 n=$7
+  local port ppid="" p0=0 p1=0 r0 r1 out="$WORK/run.csv" err="$WORK/run.err" line c rc=0
+  port=$(port_of "$mode")
+  [ "$mode" != direct ] && ppid=${PPID_OF[$mode]}
+  c=$(busy_compilers); [ "${c:-0}" -gt "$MAX_COMPILERS" ] && MAX_COMPILERS=$c
+  [ -n "$ppid" ] && p0=$(cpu_ticks "$ppid")
+  r0=$(cpu_ticks "$REDIS_PID")
+  timeout "$RUN_TIMEOUT" redis-benchmark -h 127.0.0.1 -p "$port" -c "$clients" -P "$pipe" \
+    -t "$test" -d "$VALUE_SIZE" -n "$n" --csv >"$out" 2>"$err" || rc=$?
+  [ "$rc" -eq 124 ] && die "$wl via $mode: redis-benchmark hung (> ${RUN_TIMEOUT}s)"
+  [ "$rc" -ne 0 ] && die "$wl via $mode: redis-benchmark exited $rc: $(head -c 300 "$err")"
+  r1=$(cpu_ticks "$REDIS_PID")
+  if [ -n "$ppid" ]; then
+    kill -0 "$ppid" 2>/dev/null || die "redmirror ($mode) died during $wl"
+    p1=$(cpu_ticks "$ppid")
+  fi
+  if [ -s "$err" ]; then printf '%s via %s round %s: %s\n' "$wl" "$mode" "$round" "$(tr '\r\n' '  ' <"$err" | head -c 200)" >>"$WARNINGS"; fi
+  line=$(grep -i "^\"$test\"," "$out" | head -1 | tr -d '"') || true
+  [ -n "$line" ] || die "$wl via $mode: no result line in redis-benchmark output: $(head -c 300 "$out")"
+  # test,rps,avg,min,p50,p95,p99,max
+  echo "$line" | awk -F, -v wl="$wl" -v m="$mode" -v r="$round" -v pt=$((p1 - p0)) -v rt=$((r1 - r0)) -v n="$n" \
+    'BEGIN { OFS = "\t" } { print wl, m, r, $2, $5, $7, pt, rt, n }' >>"$RESULTS"
+  printf '  %-8s %-10s %12s rps  p50 %s ms\n' "$wl" "$mode" "$(echo "$line" | cut -d, -f2)" "$(echo "$line" | cut -d, -f5)" >&2
+}
+
+WORKLOADS=("P1-SET set 1 $CLIENTS $N_P1" "P1-GET get 1 $CLIENTS $N_P1"
+           "P16-SET set 16 $CLIENTS $N_P16" "P16-GET get 16 $CLIENTS $N_P16"
+           "LAT-GET get 1 1 $N_LAT")
+START=$(date +%s)
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+for round in $(seq 1 "$ROUNDS"); do
+  log "round $round/$ROUNDS"
+  for w in "${WORKLOADS[@]}"; do
+    read -r wl test pipe clients n <<<"$w"
+    for mode in "${MODES[@]}"; do bench_once "$wl" "$mode" "$round" "$test" "$pipe" "$clients" "$n"; done
+  done
+done
+
+# System calls per request: one untimed GET run per proxy mode and pipeline depth under strace.
+SYSCALLS="$WORK/syscalls.tsv"  # workload mode calls n top
+: >"$SYSCALLS"
+strace_once() {  # strace_once WORKLOAD MODE PIPELINE N
+  local wl=$1 mode=$2 pipe=$3 n=$4 pid file="$WORK/strace-$1-$2.txt" i total top
+  pid=${PPID_OF[$mode]}
+  strace -c -f -p "$pid" -o "$file" 2>"$WORK/strace-$wl-$mode.log" &
+  STRACE_PID=$!
+  for i in $(seq 1 60); do grep -q attached "$WORK/strace-$wl-$mode.log" 2>/dev/null && break; sleep 0.05; done
+  sleep 0.2
+  if ! kill -0 "$STRACE_PID" 2>/dev/null; then
+    wait "$STRACE_PID" 2>/dev/null || true; STRACE_PID=""
+    echo "strace could not attach to $mode: $(head -c 200 "$WORK/strace-$wl-$mode.log")" >>"$WARNINGS"
+    return 0
+  fi
+  timeout "$RUN_TIMEOUT" redis-benchmark -h 127.0.0.1 -p "${PPORT[$mode]}" -c "$CLIENTS" -P "$pipe" \
+    -t get -d "$VALUE_SIZE" -n "$n" --csv >/dev/null 2>>"$WORK/strace-$wl-$mode.log" \
+    || die "$wl via $mode under strace: redis-benchmark failed"
+  kill -INT "$STRACE_PID" 2>/dev/null || true
+  wait "$STRACE_PID" 2>/dev/null || true
+  STRACE_PID=""
+  total=$(awk '$NF == "total" { print $4 }' "$file")
+  top=$(awk 'NR > 2 && $1 ~ /^[0-9.]+$/ && $NF != "total" { printf "%s %s\n", $4, $NF }' "$file" \
+        | sort -rn | head -4 | awk -v n="$n" '{ printf "%s%s %.2f", (NR > 1 ? ", " : ""), $2, $1 / n }')
+  [ -n "$total" ] || { echo "strace $wl $mode: no total line" >>"$WARNINGS"; return 0; }
+  printf '%s\t%s\t%s\t%s\t%s\n' "$wl" "$mode" "$total" "$n" "$top" >>"$SYSCALLS"
+  log "  strace $wl $mode: $total calls / $n requests"
+}
+if [ "$HAVE_STRACE" -eq 1 ]; then
+  log "counting system calls (strace; untimed)"
+  for mode in no-observe observe; do
+    strace_once P1-GET "$mode" 1 "$N_ST_P1"
+    strace_once P16-GET "$mode" 16 "$N_ST_P16"
+  done
+fi
+ELAPSED=$(( $(date +%s) - START ))
+
+# Clean shutdown: SIGTERM must drain and exit 0.
+SHUTDOWN=""
+for mode in no-observe observe; do
+  pid=${PPID_OF[$mode]}
+  kill -TERM "$pid"
+  rc=0
+  for i in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$pid" 2>/dev/null; then SHUTDOWN+="$mode: still running 10 s after SIGTERM; "; stop_pid "$pid"
+  else wait "$pid" || rc=$?; SHUTDOWN+="$mode: exit $rc; "
+  fi
+done
+
+# ---------------------------------------------------------------- report
+REPORT="$WORK/report.md"
+{
+  echo "## redmirror end-to-end benchmark"
+  echo
+  echo "- machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(uname -r)"
+  echo "- $(redis-server --version | cut -d' ' -f1-3), $(redis-benchmark --version 2>/dev/null | head -1 || echo redis-benchmark)"
+  echo "- redmirror $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet HEAD -- src include 2>/dev/null || echo ' (+ uncommitted changes)'), --workers 1, not pinned; redis-benchmark, Redis and the proxy share the CPUs"
+  echo "- $ROUNDS interleaved round(s) (direct, no-observe, observe per workload); $CLIENTS clients, ${VALUE_SIZE}-byte values; n = $N_P1 (P1), $N_P16 (P16), $N_LAT (1 client); ${ELAPSED}s"
+  echo "- load average before: $LOAD_BEFORE; most compiler processes seen at a run start: $MAX_COMPILERS$([ "$MAX_COMPILERS" -gt 0 ] && echo ' (figures are noisy)')"
+  echo "- redmirror on SIGTERM: ${SHUTDOWN%; }"
+  echo
+} >"$REPORT"
+
+awk -F'\t' -v tck="$CLK_TCK" -v report="$REPORT" '
+function med(k,   n, i, j, a, t) {
+  n = cnt[k]; if (n == 0) return ""
+  for (i = 1; i <= n; i++) a[i] = v[k, i] + 0
+  for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
+  return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+}
+function lo(k,   i, m) { m = v[k, 1] + 0; for (i = 2; i <= cnt[k]; i++) if (v[k, i] + 0 < m) m = v[k, i] + 0; return m }
+function hi(k,   i, m) { m = v[k, 1] + 0; for (i = 2; i <= cnt[k]; i++) if (v[k, i] + 0 > m) m = v[k, i] + 0; return m }
+function add(k, x) { v[k, ++cnt[k]] = x }
+function ratio(a, b) { return (b > 0 && a != "") ? sprintf("%.3f", a / b) : "-" }
+function check(ok) { return ok ? "met" : "**not met**" }
+FILENAME == ARGV[1] {
+  wl = $1; m = $2
+  add("rps|" wl "|" m, $4); add("p50|" wl "|" m, $5 * 1000); add("p99|" wl "|" m, $6 * 1000)
+  add("pcpu|" wl "|" m, $7 / tck / $9 * 1e6); add("rcpu|" wl "|" m, $8 / tck / $9 * 1e6)
+  next
+}
+{ sc[$1 "|" $2] = $3 / $4; top[$1 "|" $2] = $5; nsc++ }
+END {
+  split("P1-SET P1-GET P16-SET P16-GET", wls, " "); split("direct no-observe observe", ms, " ")
+  print "### Throughput (50 clients)" >> report; print "" >> report
+  print "| workload | mode | rps (median) | min-max | / direct | / no-observe | proxy CPU us/req | redis CPU us/req | syscalls/req |" >> report
+  print "|---|---|---:|---:|---:|---:|---:|---:|---:|" >> report
+  for (i = 1; i <= 4; i++) for (j = 1; j <= 3; j++) {
+    wl = wls[i]; m = ms[j]; k = wl "|" m
+    r = med("rps|" k); d = med("rps|" wl "|direct"); no = med("rps|" wl "|no-observe")
+    printf "| %s | %s | %.0f | %.0f-%.0f | %s | %s | %s | %.2f | %s |\n", wl, m, r, lo("rps|" k), hi("rps|" k),
+      (m == "direct" ? "1" : ratio(r, d)), (m == "observe" ? ratio(r, no) : "-"),
+      (m == "direct" ? "-" : sprintf("%.2f", med("pcpu|" k))), med("rcpu|" k),
+      ((k in sc) ? sprintf("%.2f", sc[k]) : "-") >> report
+  }
+  print "" >> report
+  print "### Latency, 1 client, GET, -P 1 (microseconds)" >> report; print "" >> report
+  print "| mode | rps | p50 | p99 | added p50 | added p99 | proxy CPU us/req |" >> report
+  print "|---|---:|---:|---:|---:|---:|---:|" >> report
+  d50 = med("p50|LAT-GET|direct"); d99 = med("p99|LAT-GET|direct")
+  for (j = 1; j <= 3; j++) {
+    m = ms[j]; k = "LAT-GET|" m
+    printf "| %s | %.0f | %.0f | %.0f | %s | %s | %s |\n", m, med("rps|" k), med("p50|" k), med("p99|" k),
+      (m == "direct" ? "-" : sprintf("%+.0f", med("p50|" k) - d50)), (m == "direct" ? "-" : sprintf("%+.0f", med("p99|" k) - d99)),
+      (m == "direct" ? "-" : sprintf("%.2f", med("pcpu|" k))) >> report
+  }
+  print "" >> report
+  if (nsc > 0) {
+    print "System calls counted with `strace -c -f -p PID` over one untimed GET run per mode (strace slows the proxy, which reduces batching: counts are an upper bound). Largest per request:" >> report
+    print "" >> report
+    for (i = 2; i <= 4; i += 2) for (j = 2; j <= 3; j++) { k = wls[i] "|" ms[j]; if (k in top) printf "- %s %s: %s\n", wls[i], ms[j], top[k] >> report }
+    print "" >> report
+  }
+  print "### Targets (issue 2; GET, observing mode)" >> report; print "" >> report
+  print "| target | measured | |" >> report; print "|---|---:|---|" >> report
+  for (i = 1; i <= 2; i++) {
+    wl = (i == 1) ? "P1-GET" : "P16-GET"; k = wl "|observe"
+    x = med("rps|" k) / med("rps|" wl "|no-observe")
+    printf "| %s throughput >= 0.95 x no-observe | %.3f | %s |\n", wl, x, check(x >= 0.95) >> report
+    lim = (i == 1) ? 11 : 0.8; x = med("pcpu|" k)
+    printf "| %s proxy CPU <= %s us/req | %.2f | %s |\n", wl, lim, x, check(x <= lim) >> report
+    lim = (i == 1) ? 4.1 : 0.3
+    if (k in sc) printf "| %s syscalls <= %s /req | %.2f | %s |\n", wl, lim, sc[k], check(sc[k] <= lim) >> report
+  }
+  x = med("p50|LAT-GET|observe") - d50
+  printf "| added p50, 1 client <= 16 us | %+.0f | %s |\n", x, check(x <= 16) >> report
+}' "$RESULTS" "$SYSCALLS"
+
+if [ -s "$WARNINGS" ]; then
+  { echo; echo "### Warnings"; echo; sed 's/^/- /' "$WARNINGS"; } >>"$REPORT"
+fi
+
+cat "$REPORT"
+if [ -n "$OUT" ]; then cp "$REPORT" "$OUT"; log "report written to $OUT"; fi
+cp "$RESULTS" "$WORK/raw-results.tsv"
+FAILED=0

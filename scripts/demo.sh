@@ -1,0 +1,183 @@
+#!/usr/bin/env bash
+# The demo: installs what is missing, builds redmirror (Release, build-demo/),
+# starts a local redis-server and redmirror in front of it on free loopback
+# ports, drives traffic through the proxy (redis-cli and redis-benchmark),
+# prints what it measured, and stops everything it started, on failure too.
+#
+#   ./scripts/demo.sh            (JOBS=N for the build, default 2)
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+BUILD_DIR="$ROOT/build-demo"
+JOBS=${JOBS:-2}
+BENCH_N=${BENCH_N:-50000}   # requests per redis-benchmark test
+ROUNDS=2                    # interleaved rounds: direct, proxy, direct, proxy
+
+say() { printf '\n==> %s\n' "$*"; }
+die() { printf 'demo: FAILED: %s\n' "$*" >&2; exit 1; }
+
+say "installing missing packages (scripts/install-deps.sh)"
+./scripts/install-deps.sh
+
+say "building redmirror (Release, $BUILD_DIR)"
+cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DREDMIRROR_TESTS=OFF -DREDMIRROR_BENCH=OFF >/dev/null
+cmake --build "$BUILD_DIR" -j"$JOBS" --target redmirror
+BIN="$BUILD_DIR/redmirror"
+
+# ------------------------------------------------------------------ processes
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/redmirror-demo.XXXXXX")
+PIDS=()   # everything started here, stopped in reverse order on exit
+
+stop_pid() {
+  local pid=$1 i
+  kill -0 "$pid" 2>/dev/null || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+cleanup() {
+  local rc=$? i f
+  trap - EXIT INT TERM
+  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do stop_pid "${PIDS[i]}"; done
+  if [ "$rc" -ne 0 ]; then
+    for f in "$WORK"/*.log; do
+      if [ -s "$f" ]; then echo "--- $f" >&2; tail -20 "$f" >&2; fi
+    done
+    echo "demo: logs kept in $WORK" >&2
+  else
+    rm -rf "$WORK"
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+port_hex() { printf ':%04X' "$1"; }
+port_used() {   # any socket bound to this local port?
+  awk -v h="$(port_hex "$1")" 'FNR > 1 && substr($2, length($2) - 4) == h { f = 1 } END { exit !f }' \
+    /proc/net/tcp /proc/net/tcp6 2>/dev/null
+}
+listeners_on() {
+  awk -v h="$(port_hex "$1")" 'FNR > 1 && $4 == "0A" && substr($2, length($2) - 4) == h { n++ } END { print n + 0 }' \
+    /proc/net/tcp /proc/net/tcp6 2>/dev/null
+}
+TAKEN=" "
+free_port() {   # below the ephemeral port range, unused
+  local p
+  while :; do
+    p=$((20000 + RANDOM % 12000))
+    case "$TAKEN" in *" $p "*) continue ;; esac
+    port_used "$p" && continue
+    TAKEN="$TAKEN$p "; echo "$p"; return
+  done
+}
+wait_ping() {   # wait_ping PORT PID: PONG within 5 s while PID lives
+  local i
+  for i in $(seq 1 100); do
+    kill -0 "$2" 2>/dev/null || return 1
+    [ "$(redis-cli -h 127.0.0.1 -p "$1" ping 2>/dev/null)" = "PONG" ] && return 0
+    sleep 0.05
+  done
+  return 1
+}
+
+# start_redis NAME: a throw-away redis-server (no persistence); sets REDIS_PORT[NAME].
+declare -A REDIS_PORT
+start_redis() {
+  local name=$1 attempt port pid
+  for attempt in 1 2 3 4 5; do
+    port=$(free_port)
+    redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no \
+      --dir "$WORK" --logfile "$WORK/redis-$name.log" --daemonize no >/dev/null 2>&1 &
+    pid=$!
+    if wait_ping "$port" "$pid"; then PIDS+=("$pid"); REDIS_PORT[$name]=$port; return 0; fi
+    stop_pid "$pid"
+  done
+  die "redis-server '$name' did not start"
+}
+
+# Redis servers: the primary, and (later) one per canary. To add a canary, name it in
+# CANARIES and give its mirror percentage in MIRROR_PERCENT: it gets its own
+# redis-server and the proxy gets --canary NAME=ADDR --mirror NAME=PERCENT.
+CANARIES=()
+declare -A MIRROR_PERCENT=()
+start_redis primary
+for c in ${CANARIES[@]+"${CANARIES[@]}"}; do start_redis "$c"; done
+
+PROXY_ARGS=(--primary "127.0.0.1:${REDIS_PORT[primary]}" --log-level warn)
+for c in ${CANARIES[@]+"${CANARIES[@]}"}; do
+  PROXY_ARGS+=(--canary "$c=127.0.0.1:${REDIS_PORT[$c]}" --mirror "$c=${MIRROR_PERCENT[$c]:-0}")
+done
+
+PROXY_PORT=""
+PROXY_PID=""
+for attempt in 1 2 3 4 5; do
+  port=$(free_port)
+  "$BIN" --listen "127.0.0.1:$port" "${PROXY_ARGS[@]}" >>"$WORK/redmirror.log" 2>&1 &
+  pid=$!
+  # Workers listen with SO_REUSEPORT: make sure the port is ours alone.
+  if wait_ping "$port" "$pid" && [ "$(listeners_on "$port")" -le "$(nproc)" ]; then
+    PROXY_PORT=$port; PROXY_PID=$pid; PIDS+=("$pid"); break
+  fi
+  stop_pid "$pid"
+done
+[ -n "$PROXY_PORT" ] || die "redmirror did not start"
+
+say "running"
+echo "  redis-server (primary)   127.0.0.1:${REDIS_PORT[primary]}"
+for c in ${CANARIES[@]+"${CANARIES[@]}"}; do
+  echo "  redis-server (canary $c) 127.0.0.1:${REDIS_PORT[$c]}  mirror ${MIRROR_PERCENT[$c]:-0}%"
+done
+echo "  redmirror                127.0.0.1:$PROXY_PORT -> primary  (pid $PROXY_PID)"
+
+# ------------------------------------------------------------------ traffic
+say "redis-cli through the proxy"
+cli_proxy() { redis-cli -h 127.0.0.1 -p "$PROXY_PORT" "$@"; }
+cli_direct() { redis-cli -h 127.0.0.1 -p "${REDIS_PORT[primary]}" "$@"; }
+value="hello from redmirror $(date +%s)"
+echo "  SET demo:greeting \"$value\" -> $(cli_proxy set demo:greeting "$value")"
+got=$(cli_proxy get demo:greeting)
+echo "  GET demo:greeting (proxy)  -> \"$got\""
+direct=$(cli_direct get demo:greeting)
+echo "  GET demo:greeting (direct) -> \"$direct\""
+[ "$got" = "$value" ] && [ "$direct" = "$value" ] || die "the value did not round-trip through the proxy"
+echo "  INCR demo:counter x3       -> $(cli_proxy incr demo:counter >/dev/null; cli_proxy incr demo:counter >/dev/null; cli_proxy incr demo:counter)"
+
+say "redis-benchmark: direct vs through redmirror (50 clients, GET/SET, 64-byte values, n=$BENCH_N, $ROUNDS interleaved rounds)"
+RES="$WORK/bench.tsv"
+: >"$RES"
+for round in $(seq 1 "$ROUNDS"); do
+  for target in direct proxy; do
+    if [ "$target" = direct ]; then port=${REDIS_PORT[primary]}; else port=$PROXY_PORT; fi
+    timeout 120 redis-benchmark -h 127.0.0.1 -p "$port" -c 50 -P 1 -t set,get -d 64 -n "$BENCH_N" --csv \
+      >"$WORK/bench.csv" 2>"$WORK/bench.log" || die "redis-benchmark against $target failed"
+    tr -d '"' <"$WORK/bench.csv" | awk -F, -v t="$target" '$1 == "SET" || $1 == "GET" { print t "\t" $1 "\t" $2 "\t" $5 }' >>"$RES"
+  done
+done
+kill -0 "$PROXY_PID" 2>/dev/null || die "redmirror exited during the benchmark"
+awk -F'\t' '
+  { s[$1 "|" $2] += $3; p[$1 "|" $2] += $4 * 1000; n[$1 "|" $2]++ }
+  END {
+    printf "  %-5s %14s %14s %8s %14s %14s\n", "test", "direct rps", "proxy rps", "ratio", "direct p50 us", "proxy p50 us"
+    split("SET GET", t, " ")
+    for (i = 1; i <= 2; i++) {
+      d = s["direct|" t[i]] / n["direct|" t[i]]; x = s["proxy|" t[i]] / n["proxy|" t[i]]
+      printf "  %-5s %14.0f %14.0f %8.2f %14.0f %14.0f\n", t[i], d, x, x / d,
+        p["direct|" t[i]] / n["direct|" t[i]], p["proxy|" t[i]] / n["proxy|" t[i]]
+    }
+  }' "$RES"
+echo "  (means of the rounds; redis-benchmark, Redis and the proxy share $(nproc) CPUs. bench/e2e.sh measures more.)"
+
+say "stopping"
+kill -TERM "$PROXY_PID"
+rc=0
+for i in $(seq 1 100); do kill -0 "$PROXY_PID" 2>/dev/null || break; sleep 0.1; done
+if kill -0 "$PROXY_PID" 2>/dev/null; then die "redmirror still running 10 s after SIGTERM"; fi
+wait "$PROXY_PID" || rc=$?
+[ "$rc" -eq 0 ] || die "redmirror exited $rc after SIGTERM"
+echo "  redmirror drained and exited 0 on SIGTERM; stopping redis-server"
+echo
+echo "demo: OK"
