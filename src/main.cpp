@@ -11,7 +11,9 @@
 #include <optional>
 #include <vector>
 
+#include "redmirror/control/admin_server.h"
 #include "redmirror/control/config.h"
+#include "redmirror/control/mirror_manager.h"
 #include "redmirror/proxy/worker.h"
 
 using redmirror::control::ConfigError;
@@ -27,6 +29,9 @@ struct Flags {
   std::optional<std::string> logLevel;
   std::optional<uint32_t> connectTimeoutMs;
   std::optional<uint32_t> shutdownTimeoutMs;
+  std::vector<std::string> canaries;  // NAME=HOST:PORT
+  std::vector<std::string> mirrors;   // NAME=PERCENT
+  std::optional<std::string> adminSocket;
   bool noObserve = false;
   bool checkConfig = false;
 };
@@ -45,22 +50,70 @@ ProxyConfig buildConfig(const Flags& flags) {
   if (flags.connectTimeoutMs) config.connectTimeoutMs = *flags.connectTimeoutMs;
   if (flags.shutdownTimeoutMs) config.shutdownTimeoutMs = *flags.shutdownTimeoutMs;
   if (flags.noObserve) config.observe = false;
+  if (flags.adminSocket) config.adminSocket = *flags.adminSocket;
+  using redmirror::control::splitNameValue;
+  for (const std::string& text : flags.canaries) {
+    auto [name, address] = splitNameValue("--canary", text);
+    if (!redmirror::control::validCanaryName(name)) {
+      throw ConfigError("--canary: '" + name + "' is not a valid name (1-64 of A-Z a-z 0-9 _ . -)");
+    }
+    redmirror::control::CanaryConfig* canary = nullptr;
+    for (auto& existing : config.canaries) {
+      if (existing.name == name) canary = &existing;
+    }
+    if (canary == nullptr) {
+      config.canaries.emplace_back();
+      canary = &config.canaries.back();
+      canary->name = name;
+    }
+    canary->address = parseAddressField("--canary " + name, address);
+  }
+  for (const std::string& text : flags.mirrors) {
+    auto [name, percent] = splitNameValue("--mirror", text);
+    redmirror::control::CanaryConfig* canary = nullptr;
+    for (auto& existing : config.canaries) {
+      if (existing.name == name) canary = &existing;
+    }
+    if (canary == nullptr) throw ConfigError("--mirror: no canary named '" + name + "' (add it with --canary)");
+    if (!redmirror::control::parsePercent(percent, canary->percentHundredths)) {
+      throw ConfigError("--mirror " + name + ": expected a percentage 0-100 with at most 2 decimals, got '" +
+                        percent + "'");
+    }
+  }
   redmirror::control::validateConfig(config);
   return config;
 }
 
-struct SignalContext {
+// The control thread's loop: signals, the admin socket, command-table refresh.
+struct ControlContext {
   std::vector<std::unique_ptr<redmirror::proxy::Worker>>* workers;
+  redmirror::control::MirrorManager* mirror;
+  redmirror::control::AdminServer* admin;
   uv_signal_t sigint;
   uv_signal_t sigterm;
+  uv_timer_t refresh;
 };
 
+// The primary may restart or be upgraded under us: re-read its command table
+// now and then (quickly while we only have the built-in one).
+constexpr uint64_t kCommandRetryMs = 5000;
+constexpr uint64_t kCommandRefreshMs = 60000;
+
+void onRefresh(uv_timer_t* handle) {
+  auto* context = static_cast<ControlContext*>(handle->data);
+  const std::string error = context->mirror->refreshCommands();
+  if (!error.empty()) spdlog::warn("cannot read COMMAND from the primary: {}", error);
+  uv_timer_start(handle, onRefresh, context->mirror->haveServerCommands() ? kCommandRefreshMs : kCommandRetryMs, 0);
+}
+
 void onSignal(uv_signal_t* handle, int signum) {
-  auto* context = static_cast<SignalContext*>(handle->data);
+  auto* context = static_cast<ControlContext*>(handle->data);
   spdlog::info("received signal {}: draining sessions and stopping", signum);
   for (auto& worker : *context->workers) worker->requestStop();
+  if (context->admin != nullptr) context->admin->close();
   uv_close(reinterpret_cast<uv_handle_t*>(&context->sigint), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&context->sigterm), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&context->refresh), nullptr);
 }
 
 }  // namespace
@@ -78,6 +131,9 @@ int main(int argc, char** argv) {
   app.add_option("--shutdown-timeout-ms", flags.shutdownTimeoutMs,
                  "how long SIGTERM waits for replies in flight");
   app.add_flag("--no-observe", flags.noObserve, "pure byte pipe: no framing (performance floor)");
+  app.add_option("--canary", flags.canaries, "a canary server, NAME=HOST:PORT (repeatable)");
+  app.add_option("--mirror", flags.mirrors, "mirror share of a canary, NAME=PERCENT (repeatable; default 0)");
+  app.add_option("--admin-socket", flags.adminSocket, "path of the admin Unix socket (mode 0600)");
   app.add_flag("--check-config", flags.checkConfig, "validate the configuration and exit");
   try {
     app.parse(argc, argv);
@@ -113,13 +169,39 @@ int main(int argc, char** argv) {
     }
   }
 
+  std::vector<redmirror::proxy::Worker*> workerPointers;
+  for (auto& worker : workers) workerPointers.push_back(worker.get());
+  std::unique_ptr<redmirror::control::MirrorManager> mirror;
+  try {
+    mirror = std::make_unique<redmirror::control::MirrorManager>(config, workerPointers);
+  } catch (const ConfigError& e) {
+    spdlog::critical("configuration error: {}", e.what());
+    return 2;
+  }
+  if (const std::string error = mirror->refreshCommands(); !error.empty()) {
+    spdlog::warn("cannot read COMMAND from the primary yet ({}); using the built-in command table", error);
+  }
+
   uv_loop_t* loop = uv_default_loop();
-  SignalContext signals{&workers, {}, {}};
-  uv_signal_init(loop, &signals.sigint);
-  uv_signal_init(loop, &signals.sigterm);
-  signals.sigint.data = signals.sigterm.data = &signals;
-  uv_signal_start(&signals.sigint, onSignal, SIGINT);
-  uv_signal_start(&signals.sigterm, onSignal, SIGTERM);
+  redmirror::control::AdminCommands adminCommands(*mirror);
+  std::unique_ptr<redmirror::control::AdminServer> admin;
+  if (!config.adminSocket.empty()) {
+    admin = std::make_unique<redmirror::control::AdminServer>(loop, adminCommands);
+    if (const std::string error = admin->listen(config.adminSocket); !error.empty()) {
+      spdlog::critical("admin socket {}: {}", config.adminSocket, error);
+      admin->close();
+      uv_run(loop, UV_RUN_DEFAULT);
+      return 1;
+    }
+  }
+  ControlContext control{&workers, mirror.get(), admin.get(), {}, {}, {}};
+  uv_signal_init(loop, &control.sigint);
+  uv_signal_init(loop, &control.sigterm);
+  uv_timer_init(loop, &control.refresh);
+  control.sigint.data = control.sigterm.data = control.refresh.data = &control;
+  uv_signal_start(&control.sigint, onSignal, SIGINT);
+  uv_signal_start(&control.sigterm, onSignal, SIGTERM);
+  uv_timer_start(&control.refresh, onRefresh, mirror->haveServerCommands() ? kCommandRefreshMs : kCommandRetryMs, 0);
 
   for (auto& worker : workers) worker->start();
   spdlog::info("redmirror listening on {}, primary {}, {} worker(s){}", config.listen.str(),
@@ -127,6 +209,8 @@ int main(int argc, char** argv) {
 
   uv_run(loop, UV_RUN_DEFAULT);
   for (auto& worker : workers) worker->join();
+  admin.reset();
+  mirror.reset();
   workers.clear();
   uv_loop_close(loop);
   spdlog::info("redmirror stopped");

@@ -2,6 +2,9 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <cctype>
+#include <cstdlib>
+#include <fstream>
 #include <set>
 #include <thread>
 
@@ -20,7 +23,118 @@ T fieldAs(const YAML::Node& node, const std::string& field, const char* expected
   }
 }
 
+SecretSource secretFrom(const YAML::Node& node, const std::string& prefix, const std::string& field) {
+  SecretSource source;
+  if (node[prefix + "_file"]) source.file = fieldAs<std::string>(node[prefix + "_file"], field + "." + prefix + "_file", "a path");
+  if (node[prefix + "_env"]) source.env = fieldAs<std::string>(node[prefix + "_env"], field + "." + prefix + "_env", "a variable name");
+  if (!source.file.empty() && !source.env.empty()) {
+    throw ConfigError("field '" + field + "': give " + prefix + "_file or " + prefix + "_env, not both");
+  }
+  return source;
+}
+
+uint32_t percentField(const YAML::Node& node, const std::string& field) {
+  uint32_t hundredths = 0;
+  if (!parsePercent(fieldAs<std::string>(node, field, "a percentage"), hundredths)) {
+    throw ConfigError("field '" + field + "': expected a percentage 0-100 with at most 2 decimals");
+  }
+  return hundredths;
+}
+
+CanaryConfig canaryFrom(const YAML::Node& node, size_t index) {
+  const std::string where = "canaries[" + std::to_string(index) + "]";
+  if (!node.IsMap()) throw ConfigError("field '" + where + "': expected a mapping");
+  static const std::set<std::string> known = {"name", "address", "percent", "username", "password_file",
+                                              "password_env", "queue_budget_bytes", "reply_timeout_ms",
+                                              "links_per_worker"};
+  for (const auto& entry : node) {
+    const std::string key = entry.first.as<std::string>();
+    if (known.count(key) == 0) throw ConfigError("field '" + where + "': unknown field '" + key + "'");
+  }
+  CanaryConfig canary;
+  if (!node["name"]) throw ConfigError("field '" + where + ".name': required");
+  canary.name = fieldAs<std::string>(node["name"], where + ".name", "a name");
+  if (!validCanaryName(canary.name)) {
+    throw ConfigError("field '" + where + ".name': use 1-64 of A-Z a-z 0-9 _ . -");
+  }
+  if (!node["address"]) throw ConfigError("field '" + where + ".address': required");
+  canary.address = parseAddressField("field '" + where + ".address'",
+                                     fieldAs<std::string>(node["address"], where + ".address", "HOST:PORT"));
+  if (node["percent"]) canary.percentHundredths = percentField(node["percent"], where + ".percent");
+  if (node["username"]) canary.username = fieldAs<std::string>(node["username"], where + ".username", "a name");
+  canary.password = secretFrom(node, "password", where);
+  if (node["queue_budget_bytes"]) {
+    canary.queueBudgetBytes = fieldAs<size_t>(node["queue_budget_bytes"], where + ".queue_budget_bytes", "a byte count");
+  }
+  if (node["reply_timeout_ms"]) {
+    canary.replyTimeoutMs = fieldAs<uint32_t>(node["reply_timeout_ms"], where + ".reply_timeout_ms", "milliseconds");
+  }
+  if (node["links_per_worker"]) {
+    canary.linksPerWorker = fieldAs<uint32_t>(node["links_per_worker"], where + ".links_per_worker", "a count");
+  }
+  return canary;
+}
+
 }  // namespace
+
+bool parsePercent(std::string_view text, uint32_t& hundredths) {
+  // Decimal digits only, so 12.34 is exactly 1234 hundredths (no binary floats).
+  if (text.empty() || text.size() > 6) return false;
+  uint32_t whole = 0;
+  uint32_t fraction = 0;
+  size_t i = 0;
+  size_t digits = 0;
+  for (; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i, ++digits) whole = whole * 10 + (text[i] - '0');
+  if (digits == 0) return false;
+  if (i < text.size()) {
+    if (text[i] != '.' || i + 1 == text.size() || text.size() - i - 1 > 2) return false;
+    uint32_t scale = 10;
+    for (++i; i < text.size(); ++i) {
+      if (text[i] < '0' || text[i] > '9') return false;
+      fraction += static_cast<uint32_t>(text[i] - '0') * scale;
+      scale /= 10;
+    }
+  }
+  const uint32_t value = whole * 100 + fraction;
+  if (value > 10000) return false;
+  hundredths = value;
+  return true;
+}
+
+std::pair<std::string, std::string> splitNameValue(const std::string& flag, const std::string& text) {
+  const size_t eq = text.find('=');
+  if (eq == std::string::npos || eq == 0 || eq + 1 == text.size()) {
+    throw ConfigError(flag + ": expected NAME=VALUE, got '" + text + "'");
+  }
+  return {text.substr(0, eq), text.substr(eq + 1)};
+}
+
+bool validCanaryName(std::string_view name) {
+  if (name.empty() || name.size() > 64) return false;
+  for (char c : name) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+                    c == '.' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+std::string readSecret(const std::string& field, const SecretSource& source) {
+  if (!source.env.empty()) {
+    const char* value = std::getenv(source.env.c_str());
+    if (value == nullptr) throw ConfigError(field + ": environment variable " + source.env + " is not set");
+    return value;
+  }
+  if (!source.file.empty()) {
+    std::ifstream in(source.file);
+    if (!in) throw ConfigError(field + ": cannot read " + source.file);
+    std::string line;
+    std::getline(in, line);
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    return line;
+  }
+  return "";
+}
 
 net::HostPort parseAddressField(const std::string& field, const std::string& value) {
   std::string error;
@@ -66,6 +180,34 @@ void loadConfigFile(const std::string& path, ProxyConfig& config) {
       config.lowWaterBytes = fieldAs<size_t>(value, key, "a byte count");
     } else if (key == "backlog") {
       config.backlog = fieldAs<int>(value, key, "an integer");
+    } else if (key == "canaries") {
+      if (!value.IsSequence()) throw ConfigError("field 'canaries': expected a list");
+      config.canaries.clear();
+      for (size_t i = 0; i < value.size(); ++i) config.canaries.push_back(canaryFrom(value[i], i));
+    } else if (key == "admin_socket") {
+      config.adminSocket = fieldAs<std::string>(value, key, "a path");
+    } else if (key == "sampling_seed") {
+      config.samplingSeed = fieldAs<uint64_t>(value, key, "an integer");
+    } else if (key == "policy") {
+      if (!value.IsMap()) throw ConfigError("field 'policy': expected a mapping of command: mirror|never|type_only");
+      for (const auto& entry : value) {
+        const std::string command = entry.first.as<std::string>();
+        const std::string policy = fieldAs<std::string>(entry.second, "policy." + command, "mirror, never or type_only");
+        if (policy != "mirror" && policy != "never" && policy != "type_only") {
+          throw ConfigError("field 'policy." + command + "': expected mirror, never or type_only");
+        }
+        std::string lower = command;
+        for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        config.policy[lower] = policy;
+      }
+    } else if (key == "primary_username") {
+      config.primaryUsername = fieldAs<std::string>(value, key, "a name");
+    } else if (key == "primary_password_file") {
+      config.primaryPassword.file = fieldAs<std::string>(value, key, "a path");
+    } else if (key == "primary_password_env") {
+      config.primaryPassword.env = fieldAs<std::string>(value, key, "a variable name");
+    } else if (key == "max_mirrored_command_bytes") {
+      config.maxMirroredCommandBytes = fieldAs<size_t>(value, key, "a byte count");
     } else {
       throw ConfigError("config file '" + path + "': unknown field '" + key + "'");
     }
@@ -84,6 +226,17 @@ void validateConfig(const ProxyConfig& config) {
   if (config.highWaterBytes < 16 * 1024) throw ConfigError("high_water_bytes: at least 16384");
   if (config.connectTimeoutMs == 0) throw ConfigError("connect_timeout_ms: must be above 0");
   if (config.backlog <= 0) throw ConfigError("backlog: must be above 0");
+  std::set<std::string> names;
+  for (const CanaryConfig& canary : config.canaries) {
+    if (!names.insert(canary.name).second) throw ConfigError("canaries: name '" + canary.name + "' is used twice");
+    if (canary.linksPerWorker == 0 || canary.linksPerWorker > 64) {
+      throw ConfigError("canaries." + canary.name + ".links_per_worker: 1 to 64");
+    }
+    if (canary.replyTimeoutMs == 0) throw ConfigError("canaries." + canary.name + ".reply_timeout_ms: must be above 0");
+    if (canary.address.host == config.primary.host && canary.address.port == config.primary.port) {
+      throw ConfigError("canaries." + canary.name + ".address: the primary itself cannot be a canary");
+    }
+  }
   if (config.listen.host == config.primary.host && config.listen.port == config.primary.port) {
     throw ConfigError("listen: the same address as primary would proxy to itself");
   }

@@ -87,12 +87,15 @@ void TcpStream::write(Chunk* chunk, uint32_t offset, uint32_t length) {
 
 void TcpStream::writeCopy(std::string_view bytes) {
   while (!bytes.empty()) {
-    Chunk* chunk = pool_.acquire();
-    const size_t n = bytes.size() < chunk->capacity ? bytes.size() : chunk->capacity;
-    std::memcpy(chunk->data(), bytes.data(), n);
-    chunk->used = static_cast<uint32_t>(n);
-    write(chunk, 0, static_cast<uint32_t>(n));
-    releaseChunk(chunk);
+    if (copyChunk_ == nullptr || copyChunk_->freeSpace() == 0) {
+      if (copyChunk_ != nullptr) releaseChunk(copyChunk_);
+      copyChunk_ = pool_.acquire();
+    }
+    const size_t n = bytes.size() < copyChunk_->freeSpace() ? bytes.size() : copyChunk_->freeSpace();
+    const uint32_t offset = copyChunk_->used;
+    std::memcpy(copyChunk_->data() + offset, bytes.data(), n);
+    copyChunk_->used += static_cast<uint32_t>(n);
+    write(copyChunk_, offset, static_cast<uint32_t>(n));
     bytes.remove_prefix(n);
   }
 }
@@ -157,6 +160,7 @@ void TcpStream::flush() {
 
 void TcpStream::consumeWritten(size_t bytes) {
   pendingBytes_ -= bytes;
+  events_.onWritten(*this, bytes);
   size_t done = 0;
   while (bytes > 0) {
     Slice& front = pending_[done];
@@ -174,7 +178,8 @@ void TcpStream::consumeWritten(size_t bytes) {
 void TcpStream::onWrite(uv_write_t* req, int status) {
   std::unique_ptr<WriteRequest> request(static_cast<WriteRequest*>(req->data));
   TcpStream* self = request->stream;
-  self->inflightBytes_ -= request->bytes;
+  const size_t bytes = request->bytes;
+  self->inflightBytes_ -= bytes;
   --self->inflightRequests_;
   request->slices.clear();  // releases the chunks this write pinned
   if (!self->spareRequest_) self->spareRequest_ = std::move(request);
@@ -183,6 +188,7 @@ void TcpStream::onWrite(uv_write_t* req, int status) {
     self->failWrite(status);
     return;
   }
+  self->events_.onWritten(*self, bytes);
   // Queued while this write was in flight: the next loop turn's flush writes it.
   if (!self->pending_.empty()) self->scheduleFlush();
   self->afterWriteProgress();
@@ -258,9 +264,9 @@ void TcpStream::close() {
 
 void TcpStream::onClose(uv_handle_t* handle) {
   auto* self = static_cast<TcpStream*>(handle->data);
-  if (self->readChunk_ != nullptr) {
-    releaseChunk(self->readChunk_);
-    self->readChunk_ = nullptr;
+  for (Chunk** chunk : {&self->readChunk_, &self->copyChunk_}) {
+    if (*chunk != nullptr) releaseChunk(*chunk);
+    *chunk = nullptr;
   }
   self->spareRequest_.reset();
   self->state_ = State::kClosed;

@@ -41,8 +41,8 @@ void ExchangeTracker::classify(const resp::CommandFrame& frame, PendingCommand& 
   }
 }
 
-void ExchangeTracker::onCommand(const resp::CommandFrame& frame) {
-  if (!active_) return;
+PendingCommand* ExchangeTracker::track(const resp::CommandFrame& frame) {
+  if (!active_) return nullptr;
   PendingCommand command;
   command.requestBegin = frame.begin;
   command.requestEnd = frame.end;
@@ -55,7 +55,7 @@ void ExchangeTracker::onCommand(const resp::CommandFrame& frame) {
     // Queued now, effective at EXEC: a mode change we would have to replay from
     // inside the EXEC reply. Rare enough to stop matching instead.
     end("connection mode change inside MULTI");
-    return;
+    return nullptr;
   }
   if (command.name.is("multi")) inMulti_ = true;
   if (command.name.is("exec") || command.name.is("discard") || command.role == CommandRole::kReset) {
@@ -84,13 +84,14 @@ void ExchangeTracker::onCommand(const resp::CommandFrame& frame) {
   }
   if (suppressed) {
     if (command.role != CommandRole::kPlain) end("pub/sub or mode change with replies off");
-    return;
+    return nullptr;
   }
   if (pending_.size() >= kMaxPending) {
     end("too many commands awaiting replies");
-    return;
+    return nullptr;
   }
   pending_.push_back(command);
+  return &pending_.back();
 }
 
 bool ExchangeTracker::isPubSubMessage(const resp::ReplyFrame& frame) const {
@@ -191,8 +192,8 @@ void ExchangeTracker::end(std::string_view reason) {
   if (!active_) return;
   active_ = false;
   endReason_ = std::string(reason);
-  pending_.clear();
   if (observer_ != nullptr) observer_->onMatchingEnded(reason);
+  pending_.clear();
 }
 
 }  // namespace redmirror::proxy

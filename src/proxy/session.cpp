@@ -17,7 +17,10 @@ Session::Session(Worker& worker)
       client_(worker.loop(), worker.pool(), worker, *this, worker.writeLimits()),
       upstream_(worker.loop(), worker.pool(), worker, *this, worker.writeLimits()),
       tracker_(this),
-      observing_(worker.config().observe) {}
+      mirror_(worker.mirror()),
+      observing_(worker.config().observe) {
+  mirrorState_.serial = mirror_.nextSerial();
+}
 
 void Session::start(uv_stream_t* server) {
   if (client_.accept(server) != 0) {
@@ -38,31 +41,78 @@ void Session::start(uv_stream_t* server) {
 
 void Session::onData(net::TcpStream& stream, net::Chunk* chunk, uint32_t offset, uint32_t length) {
   const std::span<const char> bytes(chunk->data() + offset, length);
+  // Forward first: observing and mirroring come after the primary's bytes are queued.
   if (&stream == &client_) {
     bump(worker_.stats().client_bytes, length);
-    if (observing_ && !requestFramer_.feed(bytes, tracker_)) stopObserving(requestFramer_.error());
     upstream_.write(chunk, offset, length);
     if (upstream_.isFull() && !clientPaused_) {
       client_.stopReading();
       clientPaused_ = true;
       bump(worker_.stats().backpressure_pauses);
     }
+    if (observing_) {
+      const bool keep = mirror_.active();
+      if (keep) clientWindow_.append(clientOffset_, chunk, offset, length);
+      clientOffset_ += length;
+      if (!requestFramer_.feed(bytes, *this)) stopObserving(requestFramer_.error());
+      if (keep) {
+        clientWindow_.dropBefore(lastCommandEnd_);
+        // A command larger than any canary may take is not kept whole.
+        if (clientWindow_.retainedBytes() > worker_.maxMirroredCommandBytes()) clientWindow_.clear();
+      } else if (!clientWindow_.empty()) {
+        clientWindow_.clear();
+      }
+    }
   } else {
     bump(worker_.stats().primary_bytes, length);
-    if (observing_ && !replyFramer_.feed(bytes, tracker_)) stopObserving(replyFramer_.error());
     client_.write(chunk, offset, length);
     if (client_.isFull() && !upstreamPaused_) {
       upstream_.stopReading();
       upstreamPaused_ = true;
       bump(worker_.stats().backpressure_pauses);
     }
+    if (observing_) {
+      const bool keep = mirrorState_.outstanding > 0 || !mirrorState_.effects.empty();
+      if (keep) upstreamWindow_.append(upstreamOffset_, chunk, offset, length);
+      upstreamOffset_ += length;
+      if (!replyFramer_.feed(bytes, *this)) stopObserving(replyFramer_.error());
+      upstreamWindow_.dropBefore(lastReplyEnd_);
+      if (upstreamWindow_.retainedBytes() > worker_.maxMirroredCommandBytes()) upstreamWindow_.clear();
+    }
     if (draining_) finishDrainIfDone();
   }
 }
 
-void Session::onExchange(const Exchange& /*exchange*/) { bump(worker_.stats().replies_matched); }
+void Session::onCommand(const resp::CommandFrame& frame) {
+  PendingCommand* pending = tracker_.track(frame);
+  bump(worker_.stats().commands_observed);
+  if (mirror_.active()) mirror_.onCommand(mirrorState_, frame, pending, clientWindow_, tracker_.protocol());
+  lastCommandEnd_ = frame.end;
+}
+
+void Session::onReply(const resp::ReplyFrame& frame) {
+  tracker_.onReply(frame);
+  lastReplyEnd_ = frame.end;
+}
+
+void Session::onExchange(const Exchange& exchange) {
+  bump(worker_.stats().replies_matched);
+  if (exchange.command.comparison != 0 || exchange.command.effect) {
+    mirror_.onReply(mirrorState_, exchange.command, exchange.reply, upstreamWindow_);
+  }
+}
+
+void Session::abandonMirroring() {
+  for (const PendingCommand& pending : tracker_.pendingCommands()) {
+    if (pending.comparison != 0 || pending.effect) mirror_.abandon(mirrorState_, pending);
+  }
+  mirror_.sessionClosed(mirrorState_);
+  clientWindow_.clear();
+  upstreamWindow_.clear();
+}
 
 void Session::onMatchingEnded(std::string_view reason) {
+  abandonMirroring();
   observing_ = false;
   bump(worker_.stats().sessions_unobservable);
   spdlog::debug("session stops observing: {}", reason);
@@ -153,7 +203,10 @@ void Session::checkTimeouts(uint64_t nowMs) {
 }
 
 void Session::onClosed(net::TcpStream& /*stream*/) {
-  if (client_.isClosed() && upstream_.isClosed()) worker_.retire(this);
+  if (client_.isClosed() && upstream_.isClosed()) {
+    abandonMirroring();
+    worker_.retire(this);
+  }
 }
 
 }  // namespace redmirror::proxy

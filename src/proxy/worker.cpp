@@ -14,12 +14,14 @@ constexpr uint64_t kSweepIntervalMs = 250;
 }  // namespace
 
 Worker::Worker(const control::ProxyConfig& config, unsigned index)
-    : config_(config), index_(index), pool_(512) {
+    : config_(config), index_(index), pool_(512), mirror_(&loop_, pool_, *this, index) {
   uv_loop_init(&loop_);
   uv_tcp_init(&loop_, &listener_);
   listener_.data = this;
   uv_async_init(&loop_, &stopSignal_, &Worker::onStopSignal);
   stopSignal_.data = this;
+  uv_async_init(&loop_, &settingsSignal_, &Worker::onSettings);
+  settingsSignal_.data = this;
   uv_check_init(&loop_, &flushCheck_);
   flushCheck_.data = this;
   uv_check_start(&flushCheck_, &Worker::onCheck);
@@ -68,6 +70,26 @@ void Worker::run() {
 
 void Worker::requestStop() { uv_async_send(&stopSignal_); }
 
+void Worker::publish(std::shared_ptr<const mirror::MirrorSettings> settings) {
+  {
+    std::lock_guard<std::mutex> lock(settingsMutex_);
+    incomingSettings_ = std::move(settings);
+  }
+  uv_async_send(&settingsSignal_);
+}
+
+void Worker::onSettings(uv_async_t* handle) {
+  auto* self = static_cast<Worker*>(handle->data);
+  std::shared_ptr<const mirror::MirrorSettings> settings;
+  {
+    std::lock_guard<std::mutex> lock(self->settingsMutex_);
+    settings = std::move(self->incomingSettings_);
+  }
+  if (!settings || self->stopping_) return;
+  self->maxMirroredCommandBytes_ = settings->maxMirroredCommandBytes;
+  self->mirror_.apply(std::move(settings));
+}
+
 void Worker::join() {
   if (thread_.joinable()) thread_.join();
 }
@@ -113,6 +135,8 @@ void Worker::onSweep(uv_timer_t* handle) {
   const uint64_t now = uv_now(&self->loop_);
   std::vector<Session*> sessions(self->sessions_.begin(), self->sessions_.end());
   for (Session* session : sessions) session->checkTimeouts(now);
+  self->mirror_.sweep(now);
+  if (self->stopping_) self->finishStopIfIdle();
 }
 
 void Worker::onStopSignal(uv_async_t* handle) { static_cast<Worker*>(handle->data)->beginStop(); }
@@ -125,6 +149,7 @@ void Worker::beginStop() {
   }
   std::vector<Session*> sessions(sessions_.begin(), sessions_.end());
   for (Session* session : sessions) session->beginDrain();
+  mirror_.shutdown();
   uv_timer_start(&drainTimer_, &Worker::onDrainDeadline, config_.shutdownTimeoutMs, 0);
   finishStopIfIdle();
 }
@@ -140,12 +165,15 @@ void Worker::onDrainDeadline(uv_timer_t* handle) {
 
 void Worker::finishStopIfIdle() {
   if (handlesClosed_ || !sessions_.empty() || !retired_.empty()) return;
+  mirror_.shutdown();
+  if (!mirror_.idle()) return;  // canary links still closing
   handlesClosed_ = true;
   auto closeHandle = [](auto* h) {
     auto* handle = reinterpret_cast<uv_handle_t*>(h);
     if (!uv_is_closing(handle)) uv_close(handle, nullptr);
   };
   closeHandle(&stopSignal_);
+  closeHandle(&settingsSignal_);
   closeHandle(&flushCheck_);
   closeHandle(&sweepTimer_);
   closeHandle(&drainTimer_);

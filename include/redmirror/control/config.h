@@ -3,12 +3,34 @@
 // the flag or field at fault.
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <stdexcept>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "redmirror/net/uv_util.h"
 
 namespace redmirror::control {
+
+// Where a secret comes from: a file (first line) or an environment variable.
+// The secret itself is read at start-up and never logged.
+struct SecretSource {
+  std::string file;
+  std::string env;
+  bool empty() const { return file.empty() && env.empty(); }
+};
+
+struct CanaryConfig {
+  std::string name;
+  net::HostPort address;
+  uint32_t percentHundredths = 0;  // a new canary mirrors nothing until set
+  std::string username;
+  SecretSource password;
+  size_t queueBudgetBytes = 64 * 1024 * 1024;
+  uint32_t replyTimeoutMs = 2000;
+  uint32_t linksPerWorker = 2;
+};
 
 struct ProxyConfig {
   net::HostPort listen{"127.0.0.1", 6380};
@@ -21,6 +43,15 @@ struct ProxyConfig {
   size_t highWaterBytes = 1024 * 1024;
   size_t lowWaterBytes = 256 * 1024;
   int backlog = 511;
+
+  // Mirroring.
+  std::vector<CanaryConfig> canaries;
+  std::string adminSocket;
+  uint64_t samplingSeed = 0x5eed;
+  std::map<std::string, std::string> policy;  // command -> mirror | never | type_only
+  std::string primaryUsername;
+  SecretSource primaryPassword;
+  size_t maxMirroredCommandBytes = 8 * 1024 * 1024;
 };
 
 class ConfigError : public std::runtime_error {
@@ -37,6 +68,18 @@ void validateConfig(const ProxyConfig& config);
 
 // Applies a value given as "HOST:PORT"; throws ConfigError naming `field`.
 net::HostPort parseAddressField(const std::string& field, const std::string& value);
+
+// "25", "0.5", "12.34": a percentage 0..100 with at most two decimals, exactly.
+bool parsePercent(std::string_view text, uint32_t& hundredths);
+
+// "NAME=VALUE" as the repeatable --canary and --mirror flags take it.
+std::pair<std::string, std::string> splitNameValue(const std::string& flag, const std::string& text);
+
+// Canary names: [A-Za-z0-9_.-]{1,64}.
+bool validCanaryName(std::string_view name);
+
+// Reads a secret; throws ConfigError naming `field` when it cannot.
+std::string readSecret(const std::string& field, const SecretSource& source);
 
 // Resolves workers == 0 to the CPU count.
 unsigned effectiveWorkers(const ProxyConfig& config);

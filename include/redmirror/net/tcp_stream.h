@@ -50,6 +50,8 @@ class TcpStream {
     virtual void onConnected(TcpStream& stream, int status) = 0;
     // The handle is closed; this is the last callback.
     virtual void onClosed(TcpStream& stream) = 0;
+    // `bytes` more queued bytes reached the kernel (budget accounting).
+    virtual void onWritten(TcpStream& /*stream*/, size_t /*bytes*/) {}
   };
 
   TcpStream(uv_loop_t* loop, ChunkPool& pool, FlushScheduler& scheduler, Events& events,
@@ -69,7 +71,8 @@ class TcpStream {
 
   // Queues bytes for the next flush, taking a reference on the chunk.
   void write(Chunk* chunk, uint32_t offset, uint32_t length);
-  // Queues bytes the proxy itself produced (error replies): copied, rare path.
+  // Queues bytes the proxy itself produced (error replies, SELECT for a canary):
+  // copied into a chunk this stream packs such bytes into.
   void writeCopy(std::string_view bytes);
   void flush();
 
@@ -132,6 +135,7 @@ class TcpStream {
   bool writeFailed_ = false;
 
   Chunk* readChunk_ = nullptr;
+  Chunk* copyChunk_ = nullptr;  // tail chunk for writeCopy
   std::vector<Slice> pending_;  // not yet handed to the kernel or libuv
   size_t pendingBytes_ = 0;
   size_t inflightBytes_ = 0;

@@ -47,6 +47,10 @@ struct PendingCommand {
   // Confirmations still expected; -1: "one per channel held", set at the first one.
   int64_t confirmationsLeft = 0;
   resp::Capture name;
+  // Mirroring: the first comparison awaiting this reply (0: none), and whether
+  // an effect (SPOP, a blocking pop, EXEC) must be mirrored once it arrives.
+  uint32_t comparison = 0;
+  bool effect = false;
 };
 
 // A command and its reply, matched.
@@ -59,7 +63,8 @@ class ExchangeObserver {
  public:
   virtual ~ExchangeObserver() = default;
   virtual void onExchange(const Exchange& exchange) = 0;
-  // Matching ended for the session (reason for logs and counters).
+  // Matching ends for the session (reason for logs and counters); the commands
+  // still pending are dropped right after this call.
   virtual void onMatchingEnded(std::string_view reason) = 0;
 };
 
@@ -71,8 +76,12 @@ class ExchangeTracker final : public resp::RequestSink, public resp::ReplySink {
 
   explicit ExchangeTracker(ExchangeObserver* observer = nullptr) : observer_(observer) {}
 
-  void onCommand(const resp::CommandFrame& frame) override;
+  void onCommand(const resp::CommandFrame& frame) override { track(frame); }
   void onReply(const resp::ReplyFrame& frame) override;
+  // Records a command; returns its pending entry, or nullptr when Redis will not
+  // answer it (replies off) or matching has ended. Valid until the next call.
+  PendingCommand* track(const resp::CommandFrame& frame);
+  const std::deque<PendingCommand>& pendingCommands() const { return pending_; }
 
   // Ends matching (also used when a framer fails).
   void end(std::string_view reason);

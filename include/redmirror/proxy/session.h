@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <string>
 
+#include "redmirror/mirror/worker_mirror.h"
+#include "redmirror/net/stream_window.h"
 #include "redmirror/net/tcp_stream.h"
 #include "redmirror/proxy/exchange_tracker.h"
 #include "redmirror/resp/reply_framer.h"
@@ -18,7 +20,10 @@ namespace redmirror::proxy {
 
 class Worker;
 
-class Session final : private net::TcpStream::Events, private ExchangeObserver {
+class Session final : private net::TcpStream::Events,
+                      private ExchangeObserver,
+                      private resp::RequestSink,
+                      private resp::ReplySink {
  public:
   explicit Session(Worker& worker);
   ~Session() override = default;
@@ -41,12 +46,15 @@ class Session final : private net::TcpStream::Events, private ExchangeObserver {
   void onDrained(net::TcpStream& stream) override;
   void onConnected(net::TcpStream& stream, int status) override;
   void onClosed(net::TcpStream& stream) override;
+  void onCommand(const resp::CommandFrame& frame) override;
+  void onReply(const resp::ReplyFrame& frame) override;
   void onExchange(const Exchange& exchange) override;
   void onMatchingEnded(std::string_view reason) override;
 
   void failUpstream(const std::string& reason);
   void stopObserving(std::string_view reason);
   void finishDrainIfDone();
+  void abandonMirroring();
 
   Worker& worker_;
   net::TcpStream client_;    // the client side
@@ -54,6 +62,15 @@ class Session final : private net::TcpStream::Events, private ExchangeObserver {
   resp::RequestFramer requestFramer_;
   resp::ReplyFramer replyFramer_;
   ExchangeTracker tracker_;
+  mirror::WorkerMirror& mirror_;
+  mirror::SessionMirror mirrorState_;
+  // Recent bytes of each stream, kept only while mirroring needs them.
+  net::StreamWindow clientWindow_;
+  net::StreamWindow upstreamWindow_;
+  uint64_t clientOffset_ = 0;
+  uint64_t upstreamOffset_ = 0;
+  uint64_t lastCommandEnd_ = 0;
+  uint64_t lastReplyEnd_ = 0;
   bool observing_;
   bool clientEnded_ = false;
   bool upstreamEnded_ = false;

@@ -4,12 +4,14 @@
 #include <uv.h>
 
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <unordered_set>
 #include <vector>
 
 #include "redmirror/control/config.h"
+#include "redmirror/mirror/worker_mirror.h"
 #include "redmirror/net/chunk_pool.h"
 #include "redmirror/net/tcp_stream.h"
 #include "redmirror/proxy/stats.h"
@@ -31,6 +33,8 @@ class Worker final : public net::FlushScheduler {
   // Thread-safe: stop accepting, drain sessions (bounded), end the loop.
   void requestStop();
   void join();
+  // Thread-safe: hands a new mirroring snapshot to the worker's loop.
+  void publish(std::shared_ptr<const mirror::MirrorSettings> settings);
 
   // Loop-thread API used by sessions.
   void scheduleFlush(net::TcpStream& stream) override;
@@ -42,10 +46,13 @@ class Worker final : public net::FlushScheduler {
   const control::ProxyConfig& config() const { return config_; }
   const sockaddr_storage& primaryAddress() const { return primaryAddress_; }
   net::WriteLimits writeLimits() const;
+  mirror::WorkerMirror& mirror() { return mirror_; }
+  size_t maxMirroredCommandBytes() const { return maxMirroredCommandBytes_; }
 
  private:
   static void onConnection(uv_stream_t* server, int status);
   static void onStopSignal(uv_async_t* handle);
+  static void onSettings(uv_async_t* handle);
   static void onCheck(uv_check_t* handle);
   static void onSweep(uv_timer_t* handle);
   static void onDrainDeadline(uv_timer_t* handle);
@@ -59,12 +66,17 @@ class Worker final : public net::FlushScheduler {
   uv_loop_t loop_{};
   uv_tcp_t listener_{};
   uv_async_t stopSignal_{};
+  uv_async_t settingsSignal_{};
   uv_check_t flushCheck_{};
   uv_timer_t sweepTimer_{};
   uv_timer_t drainTimer_{};
   sockaddr_storage primaryAddress_{};
   net::ChunkPool pool_;
   WorkerStats stats_;
+  mirror::WorkerMirror mirror_;
+  size_t maxMirroredCommandBytes_ = 8 * 1024 * 1024;
+  std::mutex settingsMutex_;
+  std::shared_ptr<const mirror::MirrorSettings> incomingSettings_;
   std::vector<net::TcpStream*> flushQueue_;
   std::vector<net::TcpStream*> flushing_;
   std::unordered_set<Session*> sessions_;

@@ -59,27 +59,62 @@ class ReplyFramer {
   uint64_t offset() const { return offset_; }
 
  private:
-  bool fail(std::string reason);
-  // Implementation state (the helper that writes reply_framer.cpp may reshape this).
+  // Scanner states; each value is a type byte, a line, and for '$' '!' '=' (and
+  // streamed-string chunks) a payload followed by a verified CRLF:
+  //
+  //   $5\r\n hello \r\n        *2\r\n :1\r\n +OK\r\n
+  //   kNumber kPayload kPayloadCr   kNumber (push Level) ... valueDone pops it
+  enum class State : uint8_t {
+    kType,       // expecting a type byte
+    kNumber,     // reading a numeric line (: $ * % ~ > | ! = ; .), until '\r'
+    kNumberLf,   // its '\r' seen
+    kText,       // reading a text line (+ - , ( # _), until "\r\n"
+    kTextCr,     // a text line's '\r' was the last byte of a span
+    kPayload,    // skipping payload bytes
+    kPayloadCr,  // expecting the '\r' after a payload
+    kPayloadLf,  // expecting the '\n' after a payload
+    kChunk,      // inside a streamed string: expecting ';'
+  };
   struct Level {
     int64_t remaining = 0;  // elements still expected; -1 for streamed aggregates
+    int64_t seen = 0;       // elements completed
+    char type = 0;
     bool attribute = false;
   };
+
+  bool fail(std::string reason);
+  // Top-level + - : $ values lying whole in [p, end); returns the position after
+  // the last one parsed (p itself when none).
+  const char* fastTopLevel(const char* p, const char* end, uint64_t base, const char* origin,
+                           ReplySink& sink);
+  void startFrame(uint64_t begin);
+  void setTopScalar(uint64_t begin, char type, int64_t integer);
+  bool startValue(char type);
+  // `after` is the stream offset just past the line's CRLF.
+  bool finishNumber(const char* line, size_t length, uint64_t after, ReplySink& sink);
+  bool finishText();
+  void capture(const char* data, size_t n);
+  // A value (scalar or aggregate) is complete: pops finished aggregates and
+  // reports the frame when the top-level value is done.
+  void valueDone(uint64_t end, ReplySink& sink);
+
   std::array<Level, kMaxReplyDepth> stack_{};
   size_t depth_ = 0;
   bool failed_ = false;
   std::string error_;
   uint64_t offset_ = 0;
   ReplyFrame frame_;
-  // Scanner state for the value being read.
-  uint8_t state_ = 0;
-  char type_ = 0;
+  State state_ = State::kType;
+  char type_ = 0;              // type byte of the value being read
+  bool frameStarted_ = false;  // a top-level value (or its attribute) has begun
+  bool headDirty_ = false;     // frame_.head holds entries of an earlier frame
+  bool streamedString_ = false;
+  char firstByte_ = 0;         // first byte of the current text line ('#' needs it)
+  ReplyAtom* atom_ = nullptr;  // where the current value is summarised, if anywhere
+  uint64_t textLength_ = 0;    // bytes of the current text line or streamed string
   int64_t payloadLeft_ = 0;
-  uint32_t terminatorLeft_ = 0;
   std::array<char, kMaxNumberLength + 1> digits_{};
   size_t digitCount_ = 0;
-  bool frameStarted_ = false;
-  int elementIndex_ = -1;
 };
 
 }  // namespace redmirror::resp

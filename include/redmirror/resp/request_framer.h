@@ -82,34 +82,49 @@ class RequestFramer {
   uint64_t offset() const { return offset_; }
 
  private:
-  bool fail(std::string reason);
-
+  // Stream layout of one multibulk command and the state that reads each part:
+  //
+  //   *3\r\n  $3\r\n SET \r\n  $16\r\n key:...  \r\n  ...
+  //   kHeader  kHeader kBulk------ kHeader kBulk------- ...
+  //   (count)  (bulk length; kBulk skips payload + 2 bytes)
   enum class State : uint8_t {
-    kStart,          // expecting the first byte of a request
-    kInline,         // accumulating an inline line
-    kCountDigits,    // '*' seen, reading the multibulk count
-    kCountLf,        // '\r' of the count line seen
-    kBulkDollar,     // expecting '$' of the next argument
-    kBulkDigits,     // reading the bulk length
-    kBulkLf,         // '\r' of the bulk length line seen
-    kBulkPayload,    // skipping payload bytes
-    kBulkTerminator  // skipping the 2 bytes after the payload
+    kStart,     // expecting the first byte of a request
+    kInline,    // accumulating an inline line (until '\n')
+    kHeader,    // accumulating a header line (until '\r'): count or bulk length
+    kHeaderLf,  // the header's '\r' seen; the next byte completes it
+    kBulk,      // skipping a payload and the 2 bytes after it
   };
+
+  bool fail(std::string reason);
+  // Parses one whole multibulk command lying inside [p, end); returns the
+  // position after it, or nullptr to let the state machine take over from p.
+  const char* tryWholeCommand(const char* p, const char* end, uint64_t base, const char* origin,
+                              RequestSink& sink);
+  bool appendHeader(const char* from, const char* to);
+  bool finishHeader(const char* line, size_t length, uint64_t payloadOffset);
+  void beginArg(uint64_t payloadOffset, int64_t length);
+  bool finishInline(std::string_view line, uint64_t end, RequestSink& sink);
+  void resetCaptures();
+  void emit(uint64_t end, RequestSink& sink);
+  void ensureArgRefs(size_t count);
 
   State state_ = State::kStart;
   bool failed_ = false;
+  bool headerIsCount_ = false;
   std::string error_;
   uint64_t offset_ = 0;
 
   // Current frame.
   CommandFrame frame_;
   int64_t argsLeft_ = 0;
-  int64_t bulkLeft_ = 0;
-  uint32_t terminatorLeft_ = 0;
+  int64_t bulkLeft_ = 0;   // payload bytes + 2 terminator bytes still to skip
+  int64_t bulkLength_ = 0;
   uint32_t argIndex_ = 0;
-  std::array<char, kMaxNumberLength + 1> digits_{};
-  size_t digitCount_ = 0;
-  std::vector<ArgRef> argRefs_;
+  // The header line so far: its first bytes (type byte + kMaxNumberLength + 1, enough
+  // to tell a valid number from an invalid one) and its full length.
+  std::array<char, kMaxNumberLength + 2> header_{};
+  size_t headerLength_ = 0;
+  std::vector<ArgRef> argRefs_;  // grows up to kMaxArgRefs, never shrinks
   std::string inlineLine_;
   std::vector<std::string> inlineArgs_;
 };

@@ -1,0 +1,105 @@
+#pragma once
+// One connection from a worker to a canary, shared by many sessions: the
+// mirrored stream is only non-blocking, effect-level commands, so it is
+// multiplexed like a replication stream. A session always uses the same link,
+// so its commands stay in order. The link inserts SELECT / HELLO when the next
+// command needs another database or protocol, authenticates with the canary's
+// own credentials, matches replies in order, and never pushes back: when its
+// byte budget is spent or it is down, commands are dropped and counted.
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "redmirror/mirror/settings.h"
+#include "redmirror/net/stream_window.h"
+#include "redmirror/net/tcp_stream.h"
+#include "redmirror/resp/reply_framer.h"
+
+namespace redmirror::mirror {
+
+class WorkerMirror;
+
+// Why a link could not take a command.
+enum class SendResult : uint8_t { kSent, kDisconnected, kQueueFull };
+
+class CanaryLink final : private net::TcpStream::Events, private resp::ReplySink {
+ public:
+  CanaryLink(WorkerMirror& owner, uint64_t canaryId, uint32_t index);
+  ~CanaryLink() override;
+  CanaryLink(const CanaryLink&) = delete;
+  CanaryLink& operator=(const CanaryLink&) = delete;
+
+  // Queues the bytes [begin, end) of `window` (by reference) as one command.
+  // `comparison` is 0 or the id of the comparison awaiting this reply.
+  SendResult send(const net::StreamWindow& window, uint64_t begin, uint64_t end, uint32_t db,
+                  int protocol, uint32_t comparison);
+  // Queues a held command (a transaction's member), by reference.
+  SendResult sendHeld(const std::vector<net::Slice>& bytes, uint32_t db, int protocol);
+  // Queues bytes the proxy built (effects, transaction brackets), `replies` replies expected.
+  SendResult sendOwned(std::string_view bytes, uint32_t db, int protocol, uint32_t replies);
+
+  bool up() const { return state_ == State::kUp; }
+  // Timeouts, reconnect back-off, freeing closed connections.
+  void sweep(uint64_t nowMs);
+  // Closes for good (canary removed, worker stopping).
+  void shutdown();
+  bool fullyClosed() const { return stream_ == nullptr && closing_.empty(); }
+
+ private:
+  enum class State : uint8_t { kWaiting, kConnecting, kUp, kShutdown };
+  enum class Expect : uint8_t { kAuth, kInternal, kMirrored, kCompared };
+  struct Pending {
+    Expect expect;
+    uint32_t comparison;
+    uint64_t sentAtMs;
+  };
+  struct Charge {
+    uint64_t bytes;   // bytes of the stream this entry covers
+    uint64_t charge;  // what it counts against the budget (chunks it pins)
+  };
+
+  void onData(net::TcpStream& stream, net::Chunk* chunk, uint32_t offset, uint32_t length) override;
+  void onEnd(net::TcpStream& stream, int status) override;
+  void onDrained(net::TcpStream& /*stream*/) override {}
+  void onConnected(net::TcpStream& stream, int status) override;
+  void onClosed(net::TcpStream& stream) override;
+  void onWritten(net::TcpStream& stream, size_t bytes) override;
+  void onReply(const resp::ReplyFrame& frame) override;
+
+  template <typename ForEach>
+  SendResult enqueue(uint64_t bytes, ForEach&& forEach, uint32_t db, int protocol, Expect expect,
+                     uint32_t comparison, uint32_t replies);
+  void connect();
+  void fail(const char* why, bool countTimeout);
+  bool prepare(uint32_t db, int protocol, uint64_t extraBytes);
+  void writeInternal(std::string_view bytes);
+  void charge(uint64_t bytes, uint64_t pinned);
+  const CanarySettings* settings() const;
+  CanaryCounters& counters();
+
+  WorkerMirror& owner_;
+  uint64_t canaryId_;
+  uint32_t index_;
+  State state_ = State::kWaiting;
+  std::unique_ptr<net::TcpStream> stream_;
+  std::vector<std::unique_ptr<net::TcpStream>> closing_;
+  resp::ReplyFramer framer_;
+  net::StreamWindow replies_;
+  uint64_t readOffset_ = 0;
+  uint64_t lastReplyEnd_ = 0;
+  uint64_t connectStartedMs_ = 0;
+  std::deque<Pending> pending_;
+  std::deque<Charge> charges_;
+  uint64_t charged_ = 0;
+  uint64_t budget_ = 0;
+  net::Chunk* lastChunk_ = nullptr;  // budget: a new chunk referenced is charged whole
+  uint32_t db_ = 0;
+  int protocol_ = 2;
+  uint64_t retryAtMs_ = 0;
+  uint64_t backoffMs_ = 0;
+};
+
+}  // namespace redmirror::mirror

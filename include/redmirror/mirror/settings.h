@@ -1,0 +1,87 @@
+#pragma once
+// Immutable mirroring settings, published by the control thread to every worker
+// as a whole (swap a shared_ptr, wake the worker): a worker reads its snapshot
+// on the data path without locks.
+#include <sys/socket.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "redmirror/mirror/command_table.h"
+#include "redmirror/mirror/sampler.h"
+#include "redmirror/net/uv_util.h"
+
+namespace redmirror::mirror {
+
+// Counters of one canary on one worker, declared once.
+#define REDMIRROR_CANARY_COUNTERS(X)                                                   \
+  X(mirrored, "commands written to the canary")                                        \
+  X(compared, "replies of both sides compared")                                        \
+  X(matched, "comparisons that found the same reply")                                  \
+  X(diverged, "comparisons that found different replies")                              \
+  X(canary_errors, "error replies from the canary to mirrored commands")               \
+  X(primary_errors, "error replies from the primary to mirrored commands")             \
+  X(dropped_queue_full, "mirrored commands dropped: the canary's byte budget was spent") \
+  X(dropped_disconnected, "mirrored commands dropped: no connection to the canary")    \
+  X(dropped_timeout, "mirrored commands whose reply did not come in time")             \
+  X(dropped_oversize, "commands too large to keep for mirroring")                      \
+  X(dropped_session_closed, "comparisons abandoned: the client left first")            \
+  X(protocol_errors, "canary connections closed: the reply stream was not RESP")       \
+  X(auth_failures, "canary connections whose AUTH was refused")                        \
+  X(reconnects, "canary connections opened")                                           \
+  X(skipped_policy, "commands never mirrored by policy")                               \
+  X(effects_mirrored, "effects mirrored in place of the command (SPOP, blocking pops)") \
+  X(transactions_mirrored, "MULTI/EXEC units mirrored after the primary committed")    \
+  X(transactions_discarded, "transactions not mirrored: aborted or discarded on the primary")
+
+struct CanaryCounters {
+#define REDMIRROR_DECLARE_CANARY_COUNTER(name, help) std::atomic<uint64_t> name{0};
+  REDMIRROR_CANARY_COUNTERS(REDMIRROR_DECLARE_CANARY_COUNTER)
+#undef REDMIRROR_DECLARE_CANARY_COUNTER
+  std::atomic<int64_t> links_up{0};
+  std::atomic<uint64_t> queued_bytes{0};
+};
+
+// One block per worker: each worker writes only its own.
+struct CanaryCounterSet {
+  explicit CanaryCounterSet(size_t workers) : perWorker(workers) {}
+  std::vector<CanaryCounters> perWorker;
+};
+
+struct CanarySettings {
+  uint64_t id = 0;  // stable across snapshots; a new id means a new canary
+  std::string name;
+  net::HostPort address;
+  sockaddr_storage sockaddr{};
+  uint32_t percentHundredths = 0;
+  std::string username;
+  std::string password;  // never logged, never reported
+  size_t queueBudgetBytes = 64 * 1024 * 1024;  // across all of this canary's links
+  uint32_t replyTimeoutMs = 2000;
+  uint32_t linksPerWorker = 2;
+  std::shared_ptr<CanaryCounterSet> counters;
+};
+
+struct MirrorSettings {
+  std::vector<CanarySettings> canaries;
+  bool paused = false;
+  std::shared_ptr<const CommandTable> commands;
+  std::shared_ptr<const SlotSampler> sampler;
+  size_t workers = 1;  // the budget of a canary is shared by all its links on all workers
+  // Largest command (bytes) kept for mirroring, and largest reply kept for comparison.
+  size_t maxMirroredCommandBytes = 8 * 1024 * 1024;
+  size_t maxComparedReplyBytes = 8 * 1024 * 1024;
+
+  bool anyActive() const {
+    if (paused) return false;
+    for (const CanarySettings& canary : canaries) {
+      if (canary.percentHundredths > 0) return true;
+    }
+    return false;
+  }
+};
+
+}  // namespace redmirror::mirror

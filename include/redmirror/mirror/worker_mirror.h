@@ -1,0 +1,146 @@
+#pragma once
+// Mirroring on one worker: decides per command and canary whether to mirror
+// (slot-consistent sampling, policy, effects), owns the worker's canary links,
+// and pairs each canary reply with the primary's for comparison.
+//
+// Nothing here can slow the primary path: the session forwards first and calls
+// these hooks after; a link that cannot take a command drops it and counts why.
+#include <uv.h>
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "redmirror/mirror/canary_link.h"
+#include "redmirror/mirror/settings.h"
+#include "redmirror/net/chunk_pool.h"
+#include "redmirror/net/stream_window.h"
+#include "redmirror/net/tcp_stream.h"
+#include "redmirror/proxy/exchange_tracker.h"
+#include "redmirror/resp/reply_framer.h"
+#include "redmirror/resp/request_framer.h"
+
+namespace redmirror::mirror {
+
+// A command kept by reference until it can be mirrored (inside MULTI).
+struct HeldCommand {
+  std::vector<net::Slice> bytes;
+  std::vector<uint64_t> canaries;  // ids of the canaries it goes to
+  uint32_t db = 0;
+};
+
+// Work to do when the primary's reply to a command arrives.
+struct Effect {
+  enum class Kind : uint8_t { kSpop, kBlockingPop, kExec };
+  Kind kind = Kind::kSpop;
+  std::vector<std::string> args;   // the command's arguments (kSpop, kBlockingPop)
+  std::vector<HeldCommand> held;   // the transaction (kExec)
+  std::vector<uint64_t> canaries;  // kSpop: ids of the canaries sampled for the key
+  uint32_t db = 0;
+  int protocol = 2;
+};
+
+// Mirroring state of one client session, owned by the session.
+struct SessionMirror {
+  uint32_t serial = 0;  // picks the session's link to each canary
+  uint32_t db = 0;
+  bool inMulti = false;
+  std::vector<HeldCommand> transaction;
+  std::deque<Effect> effects;  // in the order their replies will come
+  uint32_t outstanding = 0;    // pending commands carrying comparisons
+};
+
+class WorkerMirror {
+ public:
+  WorkerMirror(uv_loop_t* loop, net::ChunkPool& pool, net::FlushScheduler& scheduler,
+               size_t workerIndex);
+  ~WorkerMirror();
+  WorkerMirror(const WorkerMirror&) = delete;
+  WorkerMirror& operator=(const WorkerMirror&) = delete;
+
+  // Applies a new snapshot: links of new canaries open, removed ones close,
+  // percentage changes touch no connection.
+  void apply(std::shared_ptr<const MirrorSettings> settings);
+  bool active() const { return active_; }
+
+  // Session hooks. `window` holds the client stream's recent bytes.
+  void onCommand(SessionMirror& session, const resp::CommandFrame& frame,
+                 proxy::PendingCommand* pending, const net::StreamWindow& window, int protocol);
+  // The primary answered `pending`; `window` holds the primary stream's recent bytes.
+  void onReply(SessionMirror& session, const proxy::PendingCommand& pending,
+               const resp::ReplyFrame& reply, const net::StreamWindow& window);
+  // The reply to `pending` will never be seen (matching ended, session closed).
+  void abandon(SessionMirror& session, const proxy::PendingCommand& pending);
+  void sessionClosed(SessionMirror& session);
+
+  // Link hooks.
+  void onCanaryReply(uint32_t comparison, const net::StreamWindow& window, uint64_t begin,
+                     uint64_t end, bool isError);
+  void onCanaryLost(uint32_t comparison);
+
+  void sweep(uint64_t nowMs);
+  void shutdown();
+  bool idle() const;
+
+  uv_loop_t* loop() const { return loop_; }
+  net::ChunkPool& pool() { return pool_; }
+  net::FlushScheduler& scheduler() { return scheduler_; }
+  const CanarySettings* canary(uint64_t id) const;
+  CanaryCounters* counters(uint64_t id);
+  uint32_t nextSerial() { return serial_++; }
+  uint64_t randomNumber() { return random(); }
+  size_t workers() const { return settings_ ? settings_->workers : 1; }
+  const MirrorSettings* settingsSnapshot() const { return settings_.get(); }
+
+ private:
+  struct Comparison {
+    uint32_t next = 0;
+    uint8_t refs = 0;  // the session side and the link side
+    bool hasPrimary = false;
+    bool hasCanary = false;
+    bool lost = false;
+    bool primaryError = false;
+    bool canaryError = false;
+    uint64_t canaryId = 0;
+    std::string primary;
+    std::string canary;
+  };
+  struct CanaryRuntime {
+    uint64_t id = 0;
+    std::vector<std::unique_ptr<CanaryLink>> links;
+  };
+
+  uint32_t newComparison(uint64_t canaryId);
+  void release(uint32_t id);
+  void resolve(uint32_t id);
+  CanaryLink* linkFor(const CanarySettings& canary, const SessionMirror& session);
+  void mirrorNow(const CanarySettings& canary, SessionMirror& session, const net::StreamWindow& window,
+                 const resp::CommandFrame& frame, int protocol, uint32_t comparison);
+  void runEffect(SessionMirror& session, Effect& effect, const resp::ReplyFrame& reply,
+                 const net::StreamWindow& window);
+  void sendOwned(const CanarySettings& canary, const SessionMirror& session, const std::string& bytes,
+                 uint32_t db, int protocol, uint32_t replies);
+  uint64_t random();
+
+  uv_loop_t* loop_;
+  net::ChunkPool& pool_;
+  net::FlushScheduler& scheduler_;
+  size_t workerIndex_;
+  std::shared_ptr<const MirrorSettings> settings_;
+  bool active_ = false;
+  std::unordered_map<uint64_t, CanaryRuntime> runtimes_;
+  std::vector<std::unique_ptr<CanaryLink>> retiring_;
+  std::vector<Comparison> comparisons_{1};  // id 0 means "none"
+  std::vector<uint32_t> freeComparisons_;
+  std::vector<uint32_t> keyPositions_;
+  std::vector<uint16_t> keySlots_;
+  std::string scratch_;
+  uint64_t randomState_;
+  uint32_t serial_ = 0;
+};
+
+}  // namespace redmirror::mirror

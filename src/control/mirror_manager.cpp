@@ -1,0 +1,203 @@
+#include "redmirror/control/mirror_manager.h"
+
+#include <hiredis/hiredis.h>
+#include <spdlog/spdlog.h>
+
+#include "redmirror/proxy/worker.h"
+
+namespace redmirror::control {
+
+namespace {
+
+std::map<std::string, mirror::Policy> policyOverrides(const ProxyConfig& config) {
+  std::map<std::string, mirror::Policy> overrides;
+  for (const auto& [command, text] : config.policy) {
+    mirror::Policy policy;
+    if (mirror::parsePolicy(text, policy)) overrides[command] = policy;
+  }
+  return overrides;
+}
+
+// A cheap fingerprint of a COMMAND reply, to publish only when it changed.
+void fingerprint(const redisReply* reply, std::string& out) {
+  if (reply == nullptr) return;
+  out += std::to_string(reply->type);
+  out += ':';
+  if (reply->str != nullptr) out.append(reply->str, reply->len);
+  out += std::to_string(reply->integer);
+  for (size_t i = 0; i < reply->elements; ++i) fingerprint(reply->element[i], out);
+}
+
+}  // namespace
+
+MirrorManager::MirrorManager(const ProxyConfig& config, std::vector<proxy::Worker*> workers)
+    : config_(config), workers_(std::move(workers)) {
+  auto table = std::make_shared<mirror::CommandTable>();
+  table->loadBuiltin();
+  table->applyPolicy(policyOverrides(config_));
+  commands_ = table;
+  sampler_ = std::make_shared<mirror::SlotSampler>(config_.samplingSeed);
+  for (const CanaryConfig& canary : config_.canaries) canaries_.push_back(makeCanary(canary));
+  std::lock_guard<std::mutex> lock(mutex_);
+  publishLocked();
+}
+
+mirror::CanarySettings MirrorManager::makeCanary(const CanaryConfig& canary) {
+  mirror::CanarySettings settings;
+  settings.id = nextId_++;
+  settings.name = canary.name;
+  settings.address = canary.address;
+  std::string error;
+  net::toSockaddr(canary.address, settings.sockaddr, error);
+  settings.percentHundredths = canary.percentHundredths;
+  settings.username = canary.username;
+  settings.password = readSecret("canaries." + canary.name + ".password", canary.password);
+  settings.queueBudgetBytes = canary.queueBudgetBytes;
+  settings.replyTimeoutMs = canary.replyTimeoutMs;
+  settings.linksPerWorker = canary.linksPerWorker;
+  settings.counters = std::make_shared<mirror::CanaryCounterSet>(workers_.size());
+  return settings;
+}
+
+void MirrorManager::publishLocked() {
+  auto settings = std::make_shared<mirror::MirrorSettings>();
+  settings->canaries = canaries_;
+  settings->paused = paused_;
+  settings->commands = commands_;
+  settings->sampler = sampler_;
+  settings->workers = workers_.size();
+  settings->maxMirroredCommandBytes = config_.maxMirroredCommandBytes;
+  current_ = settings;
+  for (proxy::Worker* worker : workers_) worker->publish(settings);
+}
+
+std::shared_ptr<const mirror::MirrorSettings> MirrorManager::snapshot() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return current_;
+}
+
+bool MirrorManager::haveServerCommands() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return serverCommands_;
+}
+
+std::string MirrorManager::refreshCommands() {
+  const timeval timeout{2, 0};
+  redisContext* context =
+      redisConnectWithTimeout(config_.primary.host.c_str(), config_.primary.port, timeout);
+  if (context == nullptr) return "out of memory";
+  std::unique_ptr<redisContext, decltype(&redisFree)> guard(context, &redisFree);
+  if (context->err != 0) return context->errstr;
+  redisSetTimeout(context, timeout);
+  const std::string password = readSecret("primary_password", config_.primaryPassword);
+  if (!password.empty()) {
+    auto* auth = static_cast<redisReply*>(
+        config_.primaryUsername.empty()
+            ? redisCommand(context, "AUTH %s", password.c_str())
+            : redisCommand(context, "AUTH %s %s", config_.primaryUsername.c_str(), password.c_str()));
+    if (auth == nullptr) return context->errstr;
+    const bool refused = auth->type == REDIS_REPLY_ERROR;
+    freeReplyObject(auth);
+    if (refused) return "the primary refused AUTH";
+  }
+  auto* reply = static_cast<redisReply*>(redisCommand(context, "COMMAND"));
+  if (reply == nullptr) return context->errstr;
+  std::unique_ptr<redisReply, decltype(&freeReplyObject)> replyGuard(reply, &freeReplyObject);
+  std::string signature;
+  fingerprint(reply, signature);
+  auto table = std::make_shared<mirror::CommandTable>();
+  std::string error;
+  if (!table->loadFromCommandReply(reply, error)) return "COMMAND: " + error;
+  table->applyPolicy(policyOverrides(config_));
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (serverCommands_ && signature == commandsSignature_) return "";
+  commandsSignature_ = std::move(signature);
+  serverCommands_ = true;
+  commands_ = table;
+  spdlog::info("learned {} commands from the primary", table->size());
+  publishLocked();
+  return "";
+}
+
+std::string MirrorManager::setPercent(const std::string& canary, uint32_t percentHundredths) {
+  if (percentHundredths > 10000) return "percent must be between 0 and 100";
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (mirror::CanarySettings& settings : canaries_) {
+    if (settings.name == canary) {
+      settings.percentHundredths = percentHundredths;
+      publishLocked();
+      return "";
+    }
+  }
+  return "unknown canary '" + canary + "'";
+}
+
+std::string MirrorManager::addCanary(const std::string& name, const std::string& address) {
+  if (!validCanaryName(name)) return "canary names use 1-64 of A-Z a-z 0-9 _ . -";
+  std::string error;
+  auto parsed = net::parseHostPort(address, error);
+  if (!parsed) return error;
+  if (parsed->host == config_.primary.host && parsed->port == config_.primary.port) {
+    return "the primary itself cannot be a canary";
+  }
+  CanaryConfig canary;
+  canary.name = name;
+  canary.address = *parsed;
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (const mirror::CanarySettings& settings : canaries_) {
+    if (settings.name == name) return "canary '" + name + "' exists";
+  }
+  canaries_.push_back(makeCanary(canary));
+  publishLocked();
+  return "";
+}
+
+std::string MirrorManager::removeCanary(const std::string& name) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  const size_t before = canaries_.size();
+  std::erase_if(canaries_, [&](const mirror::CanarySettings& settings) { return settings.name == name; });
+  if (canaries_.size() == before) return "unknown canary '" + name + "'";
+  publishLocked();
+  return "";
+}
+
+void MirrorManager::setPaused(bool paused) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  paused_ = paused;
+  publishLocked();
+}
+
+bool MirrorManager::paused() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return paused_;
+}
+
+std::vector<CanaryStatus> MirrorManager::canaries() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::vector<CanaryStatus> result;
+  for (const mirror::CanarySettings& settings : canaries_) {
+    CanaryStatus status;
+    status.name = settings.name;
+    status.address = settings.address.str();
+    status.percentHundredths = settings.percentHundredths;
+    status.linksTotal = static_cast<uint32_t>(settings.linksPerWorker * workers_.size());
+    for (const mirror::CanaryCounters& counters : settings.counters->perWorker) {
+      auto read = [](const std::atomic<uint64_t>& c) { return c.load(std::memory_order_relaxed); };
+      status.mirrored += read(counters.mirrored) + read(counters.effects_mirrored);
+      status.compared += read(counters.compared);
+      status.matched += read(counters.matched);
+      status.diverged += read(counters.diverged);
+      status.dropped["queue_full"] += read(counters.dropped_queue_full);
+      status.dropped["disconnected"] += read(counters.dropped_disconnected);
+      status.dropped["timeout"] += read(counters.dropped_timeout);
+      status.dropped["oversize"] += read(counters.dropped_oversize);
+      status.dropped["session_closed"] += read(counters.dropped_session_closed);
+      const int64_t up = counters.links_up.load(std::memory_order_relaxed);
+      status.linksUp += static_cast<uint32_t>(up > 0 ? up : 0);
+    }
+    result.push_back(std::move(status));
+  }
+  return result;
+}
+
+}  // namespace redmirror::control

@@ -1,0 +1,294 @@
+#include "redmirror/mirror/canary_link.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "redmirror/mirror/worker_mirror.h"
+#include "redmirror/net/uv_util.h"
+#include "redmirror/proxy/stats.h"
+#include "redmirror/resp/value.h"
+
+namespace redmirror::mirror {
+
+namespace {
+using proxy::bump;
+constexpr uint64_t kBackoffStartMs = 100;
+constexpr uint64_t kBackoffCapMs = 30000;
+constexpr uint64_t kMinLinkBudget = 256 * 1024;
+// The link never pushes back on sessions: its TcpStream's own watermarks are
+// irrelevant, the byte budget decides.
+constexpr net::WriteLimits kLinkLimits{SIZE_MAX / 2, SIZE_MAX / 4};
+}  // namespace
+
+CanaryLink::CanaryLink(WorkerMirror& owner, uint64_t canaryId, uint32_t index)
+    : owner_(owner), canaryId_(canaryId), index_(index) {
+  connect();
+}
+
+CanaryLink::~CanaryLink() = default;
+
+const CanarySettings* CanaryLink::settings() const { return owner_.canary(canaryId_); }
+
+void CanaryLink::connect() {
+  const CanarySettings* canary = settings();
+  if (canary == nullptr || state_ == State::kShutdown) return;
+  net::TcpStream::Events& events = *this;
+  stream_ = std::make_unique<net::TcpStream>(owner_.loop(), owner_.pool(), owner_.scheduler(), events,
+                                             kLinkLimits);
+  framer_ = resp::ReplyFramer();
+  replies_.clear();
+  readOffset_ = lastReplyEnd_ = 0;
+  pending_.clear();
+  charges_.clear();
+  charged_ = 0;
+  lastChunk_ = nullptr;
+  db_ = 0;
+  protocol_ = 2;
+  const size_t links = std::max<size_t>(1, canary->linksPerWorker) * std::max<size_t>(1, owner_.workers());
+  budget_ = std::max<uint64_t>(kMinLinkBudget, canary->queueBudgetBytes / links);
+  connectStartedMs_ = uv_now(owner_.loop());
+  state_ = State::kConnecting;
+  const int rc = stream_->connect(reinterpret_cast<const sockaddr*>(&canary->sockaddr));
+  if (rc != 0) fail(uv_strerror(rc), false);
+}
+
+void CanaryLink::onConnected(net::TcpStream& stream, int status) {
+  if (&stream != stream_.get()) return;
+  if (status != 0) {
+    fail(uv_strerror(status), false);
+    return;
+  }
+  const CanarySettings* canary = settings();
+  if (canary == nullptr) return;
+  state_ = State::kUp;
+  stream_->tune();
+  stream_->startReading();
+  if (CanaryCounters* counters = owner_.counters(canaryId_)) {
+    bump(counters->reconnects);
+    counters->links_up.store(counters->links_up.load(std::memory_order_relaxed) + 1,
+                             std::memory_order_relaxed);
+  }
+  if (!canary->password.empty()) {
+    std::vector<std::string_view> auth{"AUTH"};
+    if (!canary->username.empty()) auth.push_back(canary->username);
+    auth.push_back(canary->password);
+    writeInternal(resp::encodeCommand(auth));
+    pending_.push_back(Pending{Expect::kAuth, 0, uv_now(owner_.loop())});
+  } else {
+    backoffMs_ = 0;
+  }
+  spdlog::debug("canary {} link {} connected", canary->name, index_);
+}
+
+void CanaryLink::fail(const char* why, bool timedOut) {
+  if (state_ == State::kShutdown) return;
+  CanaryCounters* counters = owner_.counters(canaryId_);
+  if (state_ == State::kUp && counters != nullptr) {
+    counters->links_up.store(counters->links_up.load(std::memory_order_relaxed) - 1,
+                             std::memory_order_relaxed);
+  }
+  std::deque<Pending> lost;
+  lost.swap(pending_);
+  for (const Pending& pending : lost) {
+    if (pending.expect == Expect::kAuth || pending.expect == Expect::kInternal) continue;
+    if (counters != nullptr) bump(timedOut ? counters->dropped_timeout : counters->dropped_disconnected);
+    if (pending.comparison != 0) owner_.onCanaryLost(pending.comparison);
+  }
+  charges_.clear();
+  charged_ = 0;
+  if (stream_) {
+    stream_->close();
+    closing_.push_back(std::move(stream_));
+  }
+  state_ = State::kWaiting;
+  backoffMs_ = backoffMs_ == 0 ? kBackoffStartMs : std::min(backoffMs_ * 2, kBackoffCapMs);
+  // Jitter (±25%) so that links of many workers do not reconnect in step.
+  const uint64_t jitter = backoffMs_ / 4;
+  const uint64_t delay = backoffMs_ - jitter + (jitter == 0 ? 0 : owner_.randomNumber() % (2 * jitter));
+  retryAtMs_ = uv_now(owner_.loop()) + delay;
+  if (const CanarySettings* canary = settings()) {
+    spdlog::warn("canary {} ({}) link {}: {}; retrying in {} ms", canary->name, canary->address.str(),
+                 index_, why, delay);
+  }
+}
+
+void CanaryLink::onEnd(net::TcpStream& stream, int status) {
+  if (&stream != stream_.get()) return;
+  fail(status == UV_EOF ? "connection closed by the canary" : uv_strerror(status), false);
+}
+
+void CanaryLink::onClosed(net::TcpStream& /*stream*/) {}
+
+void CanaryLink::onData(net::TcpStream& stream, net::Chunk* chunk, uint32_t offset, uint32_t length) {
+  if (&stream != stream_.get()) return;
+  replies_.append(readOffset_, chunk, offset, length);
+  readOffset_ += length;
+  if (!framer_.feed(std::span<const char>(chunk->data() + offset, length), *this)) {
+    if (CanaryCounters* counters = owner_.counters(canaryId_)) bump(counters->protocol_errors);
+    fail("the canary's reply stream is not RESP", false);
+    return;
+  }
+  replies_.dropBefore(lastReplyEnd_);
+  if (const auto* settings = owner_.settingsSnapshot();
+      settings != nullptr && replies_.retainedBytes() > settings->maxComparedReplyBytes) {
+    replies_.clear();  // a reply too large to compare; its comparison is lost
+  }
+}
+
+void CanaryLink::onReply(const resp::ReplyFrame& frame) {
+  lastReplyEnd_ = frame.end;
+  if (frame.isPush() || state_ != State::kUp) return;
+  if (pending_.empty()) {
+    if (CanaryCounters* counters = owner_.counters(canaryId_)) bump(counters->protocol_errors);
+    fail("the canary sent a reply nobody asked for", false);
+    return;
+  }
+  const Pending pending = pending_.front();
+  pending_.pop_front();
+  CanaryCounters* counters = owner_.counters(canaryId_);
+  if (pending.expect == Expect::kAuth) {
+    if (frame.isError()) {
+      if (counters != nullptr) bump(counters->auth_failures);
+      fail("AUTH refused by the canary", false);
+      return;
+    }
+    backoffMs_ = 0;
+    return;
+  }
+  if (frame.isError() && counters != nullptr) bump(counters->canary_errors);
+  if (pending.comparison != 0) {
+    owner_.onCanaryReply(pending.comparison, replies_, frame.begin, frame.end, frame.isError());
+  }
+}
+
+void CanaryLink::writeInternal(std::string_view bytes) {
+  stream_->writeCopy(bytes);
+  charge(bytes.size(), bytes.size());
+}
+
+void CanaryLink::charge(uint64_t bytes, uint64_t pinned) {
+  charges_.push_back(Charge{bytes, pinned});
+  charged_ += pinned;
+}
+
+void CanaryLink::onWritten(net::TcpStream& stream, size_t bytes) {
+  if (&stream != stream_.get()) return;
+  while (bytes > 0 && !charges_.empty()) {
+    Charge& front = charges_.front();
+    if (front.bytes <= bytes) {
+      bytes -= front.bytes;
+      charged_ -= front.charge;
+      charges_.pop_front();
+    } else {
+      front.bytes -= bytes;
+      bytes = 0;
+    }
+  }
+}
+
+template <typename ForEach>
+SendResult CanaryLink::enqueue(uint64_t bytes, ForEach&& forEach, uint32_t db, int protocol,
+                               Expect expect, uint32_t comparison, uint32_t replies) {
+  if (state_ != State::kUp) return SendResult::kDisconnected;
+  // Budget: the bytes, plus every chunk the command pins that the previous one
+  // did not (a small command can keep a whole 16 KiB read chunk alive).
+  uint64_t pinned = bytes;
+  net::Chunk* last = lastChunk_;
+  forEach([&](net::Chunk* chunk, uint32_t, uint32_t) {
+    if (chunk != last) pinned += chunk->capacity;
+    last = chunk;
+  });
+  if (charged_ + pinned > budget_) return SendResult::kQueueFull;
+  const uint64_t now = uv_now(owner_.loop());
+  if (protocol != protocol_) {
+    writeInternal(protocol == 3 ? "*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n" : "*2\r\n$5\r\nHELLO\r\n$1\r\n2\r\n");
+    pending_.push_back(Pending{Expect::kInternal, 0, now});
+    protocol_ = protocol;
+  }
+  if (db != db_) {
+    const std::string number = std::to_string(db);
+    writeInternal(resp::encodeCommand({"SELECT", number}));
+    pending_.push_back(Pending{Expect::kInternal, 0, now});
+    db_ = db;
+  }
+  forEach([&](net::Chunk* chunk, uint32_t offset, uint32_t length) {
+    stream_->write(chunk, offset, length);
+    lastChunk_ = chunk;
+  });
+  charge(bytes, pinned);
+  for (uint32_t i = 0; i < replies; ++i) {
+    pending_.push_back(Pending{expect, i == 0 ? comparison : 0, now});
+  }
+  return SendResult::kSent;
+}
+
+SendResult CanaryLink::send(const net::StreamWindow& window, uint64_t begin, uint64_t end, uint32_t db,
+                            int protocol, uint32_t comparison) {
+  return enqueue(
+      end - begin, [&](auto&& visit) { window.forEach(begin, end, visit); }, db, protocol,
+      comparison != 0 ? Expect::kCompared : Expect::kMirrored, comparison, 1);
+}
+
+SendResult CanaryLink::sendHeld(const std::vector<net::Slice>& bytes, uint32_t db, int protocol) {
+  uint64_t total = 0;
+  for (const net::Slice& slice : bytes) total += slice.size();
+  return enqueue(
+      total,
+      [&](auto&& visit) {
+        for (const net::Slice& slice : bytes) visit(slice.chunk(), slice.offset(), slice.size());
+      },
+      db, protocol, Expect::kMirrored, 0, 1);
+}
+
+SendResult CanaryLink::sendOwned(std::string_view bytes, uint32_t db, int protocol, uint32_t replies) {
+  if (state_ != State::kUp) return SendResult::kDisconnected;
+  if (charged_ + bytes.size() > budget_) return SendResult::kQueueFull;
+  // Owned bytes are copied into the stream's own chunk: nothing else is pinned.
+  SendResult result = enqueue(
+      0, [](auto&&) {}, db, protocol, Expect::kMirrored, 0, replies);
+  if (result == SendResult::kSent) writeInternal(bytes);
+  return result;
+}
+
+void CanaryLink::sweep(uint64_t nowMs) {
+  std::erase_if(closing_, [](const std::unique_ptr<net::TcpStream>& stream) { return stream->isClosed(); });
+  const CanarySettings* canary = settings();
+  if (canary == nullptr) return;
+  switch (state_) {
+    case State::kWaiting:
+      if (nowMs >= retryAtMs_) connect();
+      break;
+    case State::kConnecting:
+      if (nowMs - connectStartedMs_ >= canary->replyTimeoutMs) fail("connect timed out", false);
+      break;
+    case State::kUp:
+      if (!pending_.empty() && nowMs - pending_.front().sentAtMs >= canary->replyTimeoutMs) {
+        fail("reply timed out", true);
+      }
+      break;
+    case State::kShutdown:
+      break;
+  }
+}
+
+void CanaryLink::shutdown() {
+  if (state_ == State::kShutdown) return;
+  if (state_ == State::kUp) {
+    if (CanaryCounters* counters = owner_.counters(canaryId_)) {
+      counters->links_up.store(counters->links_up.load(std::memory_order_relaxed) - 1,
+                               std::memory_order_relaxed);
+    }
+  }
+  for (const Pending& pending : pending_) {
+    if (pending.comparison != 0) owner_.onCanaryLost(pending.comparison);
+  }
+  pending_.clear();
+  state_ = State::kShutdown;
+  if (stream_) {
+    stream_->close();
+    closing_.push_back(std::move(stream_));
+  }
+}
+
+}  // namespace redmirror::mirror

@@ -1,0 +1,572 @@
+#include "redmirror/mirror/worker_mirror.h"
+
+#include <spdlog/spdlog.h>
+
+#include <charconv>
+#include <chrono>
+
+#include "redmirror/proxy/stats.h"
+#include "redmirror/resp/value.h"
+
+namespace redmirror::mirror {
+
+namespace {
+
+using proxy::bump;
+
+// Reads a command's arguments out of the client stream window.
+class FrameArgs final : public ArgReader {
+ public:
+  FrameArgs(const resp::CommandFrame& frame, const net::StreamWindow& window, std::string& scratch)
+      : frame_(frame), window_(window), scratch_(scratch) {}
+  uint32_t argc() const override { return frame_.argc; }
+  bool arg(uint32_t index, std::string_view& out) override {
+    if (frame_.isInline) {
+      if (index >= frame_.inlineArgs.size()) return false;
+      out = frame_.inlineArgs[index];
+      return true;
+    }
+    if (index >= frame_.args.size()) return false;
+    const resp::ArgRef& ref = frame_.args[index];
+    scratch_.clear();
+    if (!window_.copy(ref.offset, ref.offset + ref.length, scratch_)) return false;
+    out = scratch_;
+    return true;
+  }
+
+ private:
+  const resp::CommandFrame& frame_;
+  const net::StreamWindow& window_;
+  std::string& scratch_;
+};
+
+bool parseDb(const resp::Capture& capture, uint32_t& db) {
+  if (!capture.complete || capture.size == 0) return false;
+  auto [end, ec] = std::from_chars(capture.bytes.data(), capture.bytes.data() + capture.size, db);
+  return ec == std::errc() && end == capture.bytes.data() + capture.size;
+}
+
+// SCRIPT LOAD/FLUSH and FUNCTION LOAD/DELETE/FLUSH/RESTORE change what the
+// canary can run: every canary mirroring anything gets them.
+bool isScriptBroadcast(const resp::CommandFrame& frame) {
+  const resp::Capture& sub = frame.captured[1];
+  if (frame.captured[0].is("script")) return sub.is("load") || sub.is("flush");
+  if (frame.captured[0].is("function")) {
+    return sub.is("load") || sub.is("delete") || sub.is("flush") || sub.is("restore");
+  }
+  return false;
+}
+
+bool isBlockingPop(std::string_view name) {
+  return name == "blpop" || name == "brpop" || name == "blmove" || name == "brpoplpush" ||
+         name == "bzpopmin" || name == "bzpopmax" || name == "blmpop" || name == "bzmpop";
+}
+
+}  // namespace
+
+WorkerMirror::WorkerMirror(uv_loop_t* loop, net::ChunkPool& pool, net::FlushScheduler& scheduler,
+                           size_t workerIndex)
+    : loop_(loop),
+      pool_(pool),
+      scheduler_(scheduler),
+      workerIndex_(workerIndex),
+      randomState_(0x9E3779B97F4A7C15ULL ^
+                   (static_cast<uint64_t>(
+                        std::chrono::steady_clock::now().time_since_epoch().count()) +
+                    workerIndex)) {}
+
+WorkerMirror::~WorkerMirror() = default;
+
+uint64_t WorkerMirror::random() {
+  // xorshift64*: sampling of keyless commands needs speed, not quality.
+  randomState_ ^= randomState_ >> 12;
+  randomState_ ^= randomState_ << 25;
+  randomState_ ^= randomState_ >> 27;
+  return randomState_ * 2685821657736338717ULL;
+}
+
+void WorkerMirror::apply(std::shared_ptr<const MirrorSettings> settings) {
+  settings_ = std::move(settings);
+  active_ = settings_ && settings_->anyActive() && settings_->commands && settings_->sampler;
+  std::unordered_map<uint64_t, CanaryRuntime> next;
+  if (settings_) {
+    for (const CanarySettings& canary : settings_->canaries) {
+      auto existing = runtimes_.find(canary.id);
+      if (existing != runtimes_.end()) {
+        next.emplace(canary.id, std::move(existing->second));
+        runtimes_.erase(existing);
+        continue;
+      }
+      CanaryRuntime runtime;
+      runtime.id = canary.id;
+      for (uint32_t i = 0; i < canary.linksPerWorker; ++i) {
+        runtime.links.push_back(std::make_unique<CanaryLink>(*this, canary.id, i));
+      }
+      next.emplace(canary.id, std::move(runtime));
+    }
+  }
+  for (auto& [id, runtime] : runtimes_) {
+    for (auto& link : runtime.links) {
+      link->shutdown();
+      retiring_.push_back(std::move(link));
+    }
+  }
+  runtimes_ = std::move(next);
+}
+
+const CanarySettings* WorkerMirror::canary(uint64_t id) const {
+  if (!settings_) return nullptr;
+  for (const CanarySettings& canary : settings_->canaries) {
+    if (canary.id == id) return &canary;
+  }
+  return nullptr;
+}
+
+CanaryCounters* WorkerMirror::counters(uint64_t id) {
+  const CanarySettings* settings = canary(id);
+  if (settings == nullptr || !settings->counters) return nullptr;
+  return &settings->counters->perWorker[workerIndex_];
+}
+
+CanaryLink* WorkerMirror::linkFor(const CanarySettings& canary, const SessionMirror& session) {
+  auto found = runtimes_.find(canary.id);
+  if (found == runtimes_.end() || found->second.links.empty()) return nullptr;
+  auto& links = found->second.links;
+  return links[session.serial % links.size()].get();
+}
+
+uint32_t WorkerMirror::newComparison(uint64_t canaryId) {
+  uint32_t id;
+  if (!freeComparisons_.empty()) {
+    id = freeComparisons_.back();
+    freeComparisons_.pop_back();
+  } else {
+    id = static_cast<uint32_t>(comparisons_.size());
+    comparisons_.emplace_back();
+  }
+  Comparison& comparison = comparisons_[id];
+  comparison = Comparison{};
+  comparison.refs = 2;
+  comparison.canaryId = canaryId;
+  return id;
+}
+
+void WorkerMirror::release(uint32_t id) {
+  Comparison& comparison = comparisons_[id];
+  if (--comparison.refs > 0) return;
+  resolve(id);
+  comparison.primary.clear();
+  comparison.primary.shrink_to_fit();
+  comparison.canary.clear();
+  comparison.canary.shrink_to_fit();
+  freeComparisons_.push_back(id);
+}
+
+void WorkerMirror::resolve(uint32_t id) {
+  Comparison& comparison = comparisons_[id];
+  if (comparison.lost || !comparison.hasPrimary || !comparison.hasCanary) return;
+  CanaryCounters* counters = this->counters(comparison.canaryId);
+  if (counters == nullptr) return;
+  bump(counters->compared);
+  if (comparison.primaryError) bump(counters->primary_errors);
+  // Byte equality stands in for the semantic comparison of the diff module.
+  if (comparison.primary == comparison.canary) {
+    bump(counters->matched);
+  } else {
+    bump(counters->diverged);
+  }
+}
+
+void WorkerMirror::onCommand(SessionMirror& session, const resp::CommandFrame& frame,
+                             proxy::PendingCommand* pending, const net::StreamWindow& window,
+                             int protocol) {
+  if (!active_) return;
+  const MirrorSettings& settings = *settings_;
+  const resp::Capture& name = frame.captured[0];
+  if (!name.complete) return;
+
+  // Connection state the canary links replay: the database and transactions.
+  if (name.is("select")) {
+    uint32_t db = 0;
+    if (frame.argc == 2 && parseDb(frame.captured[1], db)) session.db = db;
+    return;
+  }
+  if (name.is("multi")) {
+    session.inMulti = true;
+    session.transaction.clear();
+    return;
+  }
+  if (name.is("discard")) {
+    session.inMulti = false;
+    session.transaction.clear();
+    return;
+  }
+  if (name.is("exec")) {
+    if (session.inMulti && pending != nullptr && !session.transaction.empty()) {
+      Effect effect;
+      effect.kind = Effect::Kind::kExec;
+      effect.held = std::move(session.transaction);
+      effect.db = session.db;
+      effect.protocol = protocol;
+      session.effects.push_back(std::move(effect));
+      pending->effect = true;
+    }
+    session.inMulti = false;
+    session.transaction.clear();
+    return;
+  }
+
+  const bool broadcast = isScriptBroadcast(frame);
+  const CommandInfo* info = settings.commands->find(name.view());
+  if (info == nullptr) return;
+  if (info->policy == Policy::kNever && !broadcast) {
+    for (const CanarySettings& canary : settings.canaries) {
+      if (canary.percentHundredths > 0) bump(canary.counters->perWorker[workerIndex_].skipped_policy);
+    }
+    return;
+  }
+  if (info->isBlocking() && !session.inMulti) {
+    // Mirrored as its non-blocking effect once the primary answers (and not at
+    // all if it timed out). Other blocking commands are not mirrored.
+    if (pending == nullptr || !isBlockingPop(info->name)) return;
+    Effect effect;
+    effect.kind = Effect::Kind::kBlockingPop;
+    FrameArgs args(frame, window, scratch_);
+    for (uint32_t i = 0; i < frame.argc; ++i) {
+      std::string_view arg;
+      if (!args.arg(i, arg)) return;
+      effect.args.emplace_back(arg);
+    }
+    effect.db = session.db;
+    effect.protocol = protocol;
+    session.effects.push_back(std::move(effect));
+    pending->effect = true;
+    return;
+  }
+
+  // Slots of the keys, computed once for every canary.
+  keySlots_.clear();
+  FrameArgs args(frame, window, scratch_);
+  if (!broadcast && !info->wholeKeyspace) {
+    keyPositions_.clear();
+    if (!findKeys(*info, args, keyPositions_)) return;
+    for (uint32_t position : keyPositions_) {
+      std::string_view key;
+      if (!args.arg(position, key)) return;
+      keySlots_.push_back(keySlot(key));
+    }
+  }
+
+  const bool isSpop = name.is("spop") && !session.inMulti && pending != nullptr;
+  const bool comparable = !session.inMulti && pending != nullptr && info->policy == Policy::kMirror &&
+                          !info->nondeterministicOutput && !info->nondeterministicOutputOrder;
+  const bool write = info->isWrite() || broadcast;
+  HeldCommand* held = nullptr;
+  Effect* spop = nullptr;
+  for (const CanarySettings& canary : settings.canaries) {
+    if (canary.percentHundredths == 0) continue;
+    bool any = false;
+    bool all = true;
+    if (broadcast || info->wholeKeyspace) {
+      any = true;
+    } else if (keySlots_.empty()) {
+      any = random() % 10000 < canary.percentHundredths;
+      all = any;
+    } else {
+      for (uint16_t slot : keySlots_) {
+        const bool sampled = settings.sampler->sampled(slot, canary.percentHundredths);
+        any = any || sampled;
+        all = all && sampled;
+      }
+    }
+    if (!(write ? any : all)) continue;
+
+    if (isSpop) {
+      if (spop == nullptr) {
+        session.effects.emplace_back();
+        spop = &session.effects.back();
+        spop->kind = Effect::Kind::kSpop;
+        for (uint32_t i = 0; i < frame.argc && i < 2; ++i) {
+          std::string_view arg;
+          if (!args.arg(i, arg)) break;
+          spop->args.emplace_back(arg);
+        }
+        spop->db = session.db;
+        spop->protocol = protocol;
+        pending->effect = true;
+      }
+      spop->canaries.push_back(canary.id);
+      continue;
+    }
+    if (session.inMulti) {
+      if (held == nullptr) {
+        session.transaction.emplace_back();
+        held = &session.transaction.back();
+        held->db = session.db;
+        if (!window.forEach(frame.begin, frame.end, [held](net::Chunk* chunk, uint32_t offset,
+                                                           uint32_t length) {
+              held->bytes.emplace_back(chunk, offset, length);
+            })) {
+          session.transaction.pop_back();
+          if (CanaryCounters* c = counters(canary.id)) bump(c->dropped_oversize);
+          return;
+        }
+      }
+      held->canaries.push_back(canary.id);
+      continue;
+    }
+    uint32_t comparison = 0;
+    if (comparable && all) {
+      comparison = newComparison(canary.id);
+      comparisons_[comparison].next = pending->comparison;
+      if (pending->comparison == 0) ++session.outstanding;
+      pending->comparison = comparison;
+    }
+    mirrorNow(canary, session, window, frame, protocol, comparison);
+  }
+}
+
+void WorkerMirror::mirrorNow(const CanarySettings& canary, SessionMirror& session,
+                             const net::StreamWindow& window, const resp::CommandFrame& frame,
+                             int protocol, uint32_t comparison) {
+  CanaryCounters* counters = this->counters(canary.id);
+  CanaryLink* link = linkFor(canary, session);
+  SendResult result = SendResult::kDisconnected;
+  if (frame.end - frame.begin > settings_->maxMirroredCommandBytes) {
+    if (counters != nullptr) bump(counters->dropped_oversize);
+  } else if (link != nullptr) {
+    result = link->send(window, frame.begin, frame.end, session.db, protocol, comparison);
+    if (result == SendResult::kSent) {
+      if (counters != nullptr) bump(counters->mirrored);
+      return;
+    }
+    if (counters != nullptr) {
+      bump(result == SendResult::kQueueFull ? counters->dropped_queue_full
+                                            : counters->dropped_disconnected);
+    }
+  }
+  // Not sent: the link side of the comparison will never answer.
+  if (comparison != 0) onCanaryLost(comparison);
+}
+
+void WorkerMirror::onReply(SessionMirror& session, const proxy::PendingCommand& pending,
+                           const resp::ReplyFrame& reply, const net::StreamWindow& window) {
+  if (pending.comparison != 0) {
+    std::string bytes;
+    const bool kept = settings_ && reply.end - reply.begin <= settings_->maxComparedReplyBytes &&
+                      window.copy(reply.begin, reply.end, bytes);
+    for (uint32_t id = pending.comparison; id != 0;) {
+      Comparison& comparison = comparisons_[id];
+      const uint32_t next = comparison.next;
+      if (kept) {
+        comparison.hasPrimary = true;
+        comparison.primary = bytes;
+        comparison.primaryError = reply.isError();
+      } else {
+        comparison.lost = true;
+        if (CanaryCounters* c = counters(comparison.canaryId)) bump(c->dropped_oversize);
+      }
+      release(id);
+      id = next;
+    }
+    if (session.outstanding > 0) --session.outstanding;
+  }
+  if (pending.effect && !session.effects.empty()) {
+    Effect effect = std::move(session.effects.front());
+    session.effects.pop_front();
+    runEffect(session, effect, reply, window);
+  }
+}
+
+void WorkerMirror::abandon(SessionMirror& session, const proxy::PendingCommand& pending) {
+  for (uint32_t id = pending.comparison; id != 0;) {
+    Comparison& comparison = comparisons_[id];
+    const uint32_t next = comparison.next;
+    comparison.lost = true;
+    if (CanaryCounters* c = counters(comparison.canaryId)) bump(c->dropped_session_closed);
+    release(id);
+    id = next;
+  }
+  if (pending.comparison != 0 && session.outstanding > 0) --session.outstanding;
+  if (pending.effect && !session.effects.empty()) session.effects.pop_front();
+}
+
+void WorkerMirror::sessionClosed(SessionMirror& session) {
+  session.transaction.clear();
+  session.effects.clear();
+  session.inMulti = false;
+}
+
+void WorkerMirror::onCanaryReply(uint32_t id, const net::StreamWindow& window, uint64_t begin,
+                                 uint64_t end, bool isError) {
+  Comparison& comparison = comparisons_[id];
+  if (settings_ && end - begin <= settings_->maxComparedReplyBytes &&
+      window.copy(begin, end, comparison.canary)) {
+    comparison.hasCanary = true;
+    comparison.canaryError = isError;
+  } else {
+    comparison.lost = true;
+  }
+  release(id);
+}
+
+void WorkerMirror::onCanaryLost(uint32_t id) {
+  comparisons_[id].lost = true;
+  release(id);
+}
+
+void WorkerMirror::sendOwned(const CanarySettings& canary, const SessionMirror& session,
+                             const std::string& bytes, uint32_t db, int protocol, uint32_t replies) {
+  CanaryCounters* counters = this->counters(canary.id);
+  CanaryLink* link = linkFor(canary, session);
+  const SendResult result =
+      link == nullptr ? SendResult::kDisconnected : link->sendOwned(bytes, db, protocol, replies);
+  if (counters == nullptr) return;
+  if (result == SendResult::kSent) {
+    bump(counters->effects_mirrored);
+  } else {
+    bump(result == SendResult::kQueueFull ? counters->dropped_queue_full
+                                          : counters->dropped_disconnected);
+  }
+}
+
+void WorkerMirror::runEffect(SessionMirror& session, Effect& effect, const resp::ReplyFrame& reply,
+                             const net::StreamWindow& window) {
+  if (!settings_ || reply.isError()) return;
+  const MirrorSettings& settings = *settings_;
+  if (effect.kind == Effect::Kind::kExec) {
+    const bool committed = reply.top.type == '*' && !reply.top.isNull;
+    for (const CanarySettings& canary : settings.canaries) {
+      CanaryCounters* counters = this->counters(canary.id);
+      std::vector<const HeldCommand*> members;
+      for (const HeldCommand& held : effect.held) {
+        for (uint64_t id : held.canaries) {
+          if (id == canary.id) members.push_back(&held);
+        }
+      }
+      if (members.empty() || counters == nullptr) continue;
+      if (!committed) {
+        bump(counters->transactions_discarded);
+        continue;
+      }
+      CanaryLink* link = linkFor(canary, session);
+      if (link == nullptr) continue;
+      // One unit on the session's link: nothing of another session interleaves.
+      if (link->sendOwned("*1\r\n$5\r\nMULTI\r\n", members.front()->db, effect.protocol, 1) !=
+          SendResult::kSent) {
+        bump(counters->dropped_disconnected);
+        continue;
+      }
+      for (const HeldCommand* held : members) {
+        link->sendHeld(held->bytes, held->db, effect.protocol);
+      }
+      link->sendOwned("*1\r\n$4\r\nEXEC\r\n", members.back()->db, effect.protocol, 1);
+      bump(counters->transactions_mirrored);
+      proxy::bump(counters->mirrored, members.size());
+    }
+    return;
+  }
+
+  std::string bytes;
+  resp::Value value;
+  std::string error;
+  if (reply.end - reply.begin > settings.maxComparedReplyBytes || !window.copy(reply.begin, reply.end, bytes) ||
+      !resp::parseValue(bytes, value, error) || value.isNull) {
+    return;  // nothing popped (timed out), or too large to rebuild
+  }
+  const std::vector<std::string>& args = effect.args;
+  std::vector<std::string_view> command;
+  std::vector<std::string_view> keys;  // keys the effect touches, for sampling
+  std::string countText;
+  const std::string_view name = args.empty() ? std::string_view() : std::string_view(args[0]);
+
+  if (effect.kind == Effect::Kind::kSpop) {
+    if (args.size() < 2) return;
+    command = {"SREM", args[1]};
+    if (value.type == '$') {
+      command.push_back(value.text);
+    } else if (value.isAggregate()) {
+      for (const resp::Value& member : value.elements) command.push_back(member.text);
+    }
+    if (command.size() < 3) return;
+    const std::string encoded = resp::encodeCommand(command);
+    for (uint64_t id : effect.canaries) {
+      if (const CanarySettings* canary = this->canary(id)) {
+        sendOwned(*canary, session, encoded, effect.db, effect.protocol, 1);
+      }
+    }
+    return;
+  }
+
+  // Blocking pops: the non-blocking command with the same effect, as Redis's
+  // replication stream carries it.
+  if ((name == "blpop" || name == "brpop") && value.isAggregate() && value.elements.size() == 2) {
+    command = {name == "blpop" ? "LPOP" : "RPOP", value.elements[0].text};
+    keys = {value.elements[0].text};
+  } else if ((name == "bzpopmin" || name == "bzpopmax") && value.isAggregate() &&
+             value.elements.size() == 3) {
+    // The member the primary popped, removed by name.
+    command = {"ZREM", value.elements[0].text, value.elements[1].text};
+    keys = {value.elements[0].text};
+  } else if (name == "brpoplpush" && args.size() == 4) {
+    command = {"RPOPLPUSH", args[1], args[2]};
+    keys = {args[1], args[2]};
+  } else if (name == "blmove" && args.size() == 6) {
+    command = {"LMOVE", args[1], args[2], args[3], args[4]};
+    keys = {args[1], args[2]};
+  } else if ((name == "blmpop" || name == "bzmpop") && value.isAggregate() &&
+             value.elements.size() == 2 && value.elements[1].isAggregate()) {
+    const resp::Value& popped = value.elements[1];
+    const std::string& key = value.elements[0].text;
+    keys = {key};
+    if (name == "blmpop") {
+      bool left = false;
+      for (const std::string& arg : args) {
+        if (arg.size() == 4 && (arg[0] == 'l' || arg[0] == 'L')) left = true;
+      }
+      countText = std::to_string(popped.elements.size());
+      command = {left ? "LPOP" : "RPOP", key, countText};
+    } else {
+      // The members popped, removed by name: the same effect whatever the order.
+      command = {"ZREM", key};
+      for (const resp::Value& pair : popped.elements) {
+        if (pair.isAggregate() && !pair.elements.empty()) command.push_back(pair.elements[0].text);
+      }
+      if (command.size() < 3) return;
+    }
+  } else {
+    return;
+  }
+  const std::string encoded = resp::encodeCommand(command);
+  for (const CanarySettings& canary : settings.canaries) {
+    if (canary.percentHundredths == 0) continue;
+    bool any = false;
+    for (std::string_view key : keys) {
+      any = any || settings.sampler->sampled(keySlot(key), canary.percentHundredths);
+    }
+    if (any) sendOwned(canary, session, encoded, effect.db, effect.protocol, 1);
+  }
+}
+
+void WorkerMirror::sweep(uint64_t now) {
+  for (auto& [id, runtime] : runtimes_) {
+    for (auto& link : runtime.links) link->sweep(now);
+  }
+  for (auto& link : retiring_) link->sweep(now);
+  std::erase_if(retiring_, [](const std::unique_ptr<CanaryLink>& link) { return link->fullyClosed(); });
+}
+
+void WorkerMirror::shutdown() {
+  for (auto& [id, runtime] : runtimes_) {
+    for (auto& link : runtime.links) {
+      link->shutdown();
+      retiring_.push_back(std::move(link));
+    }
+  }
+  runtimes_.clear();
+  std::erase_if(retiring_, [](const std::unique_ptr<CanaryLink>& link) { return link->fullyClosed(); });
+}
+
+bool WorkerMirror::idle() const { return runtimes_.empty() && retiring_.empty(); }
+
+}  // namespace redmirror::mirror
