@@ -1,0 +1,290 @@
+// Admin command execution (MIRROR, CANARY, HELP) and RESP reply encoding.
+#include <algorithm>
+#include <cstdint>
+#include <exception>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "redmirror/control/admin_server.h"
+#include "redmirror/net/uv_util.h"
+
+namespace redmirror::control {
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+constexpr uint32_t kMaxHundredths = 10000;
+constexpr size_t kMaxNameLength = 64;
+// Longest argument echoed back in an error message.
+constexpr size_t kMaxQuoted = 64;
+
+std::string lower(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+std::string upper(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) {
+    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+  }
+  return out;
+}
+
+// An argument as shown inside '...' in an error: control bytes escaped, long
+// values cut, so that the error line stays one printable line.
+std::string shown(std::string_view text) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  const size_t n = text.size() < kMaxQuoted ? text.size() : kMaxQuoted;
+  for (size_t i = 0; i < n; ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c < 0x20 || c == 0x7f) {
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 0xf];
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  if (text.size() > kMaxQuoted) out += "...";
+  return out;
+}
+
+// JSON text that never throws on invalid UTF-8 (addresses and names come from
+// operators and configuration).
+std::string dump(const Json& value) {
+  return value.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+double percentOf(uint32_t hundredths) { return hundredths / 100.0; }
+
+bool validCanaryName(std::string_view name) {
+  if (name.empty() || name.size() > kMaxNameLength) return false;
+  for (char c : name) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '_' || c == '.' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+AdminReply arityError(std::string_view command) {
+  return AdminReply::error("wrong number of arguments for '" + std::string(command) + "'");
+}
+
+struct HelpLine {
+  const char* usage;
+  const char* description;
+  bool available;
+};
+
+// DESIGN.md's admin command table, one line per command.
+constexpr HelpLine kHelp[] = {
+    {"MIRROR SET <canary> <percent>",
+     "set the share of traffic mirrored to a canary (0-100, 0.01 steps)", true},
+    {"MIRROR GET [<canary>]", "mirror percentages (JSON)", true},
+    {"MIRROR PAUSE", "stop all mirroring, keep the settings", true},
+    {"MIRROR RESUME", "resume mirroring with the kept settings", true},
+    {"CANARY ADD <name> <host:port>", "add a canary (mirrors 0% until MIRROR SET)", true},
+    {"CANARY REMOVE <name>", "remove a canary", true},
+    {"CANARY LIST", "canaries with their links and counters (JSON)", true},
+    {"REPORT [<canary>]", "divergence report (JSON)", false},
+    {"VERDICT [<canary>]", "verdict: pending, pass, marginal or fail (JSON)", false},
+    {"RESET [<canary>]", "start a new comparison window", false},
+    {"STATS", "proxy statistics (JSON)", false},
+    {"AUDIT [<n>]", "last n audit records (JSON)", false},
+    {"HELP", "this list", true},
+    {"QUIT", "close the connection", true},
+};
+
+std::string helpText() {
+  size_t width = 0;
+  for (const HelpLine& line : kHelp) width = std::max(width, std::string_view(line.usage).size());
+  std::string out;
+  for (const HelpLine& line : kHelp) {
+    std::string usage = line.usage;
+    usage.resize(width + 2, ' ');
+    out += usage;
+    out += line.description;
+    if (!line.available) out += " (not yet available)";
+    out += '\n';
+  }
+  return out;
+}
+
+// Parses "25", "0.5", "12.34", "100", "100.00" into hundredths exactly (no
+// floating point). Anything else, or a value above 100, is refused.
+bool parsePercentHundredths(std::string_view text, uint32_t& out) {
+  const size_t dot = text.find('.');
+  const std::string_view whole = text.substr(0, dot);
+  const std::string_view fraction =
+      dot == std::string_view::npos ? std::string_view() : text.substr(dot + 1);
+  if (whole.empty()) return false;
+  if (dot != std::string_view::npos && (fraction.empty() || fraction.size() > 2)) return false;
+  uint64_t value = 0;
+  for (char c : whole) {
+    if (c < '0' || c > '9') return false;
+    value = value * 10 + static_cast<uint64_t>(c - '0');
+    if (value > 100) return false;  // also bounds the loop's arithmetic
+  }
+  value *= 100;
+  uint64_t scale = 10;
+  for (char c : fraction) {
+    if (c < '0' || c > '9') return false;
+    value += static_cast<uint64_t>(c - '0') * scale;
+    scale /= 10;
+  }
+  if (value > kMaxHundredths) return false;
+  out = static_cast<uint32_t>(value);
+  return true;
+}
+
+}  // namespace
+
+std::string AdminReply::encode() const {
+  switch (kind) {
+    case Kind::kBulk:
+      return "$" + std::to_string(text.size()) + "\r\n" + text + "\r\n";
+    case Kind::kInteger:
+      return ":" + std::to_string(integer) + "\r\n";
+    case Kind::kStatus:
+    case Kind::kError: {
+      std::string line;
+      if (kind == Kind::kError) {
+        // Keep an error code the text already has ("WRONGTYPE ...", "ERR ...").
+        size_t code = 0;
+        while (code < text.size() && text[code] >= 'A' && text[code] <= 'Z') ++code;
+        const bool hasCode = code >= 2 && code < text.size() && text[code] == ' ';
+        line = hasCode ? text : "ERR " + text;
+      } else {
+        line = text;
+      }
+      for (char& c : line) {
+        if (c == '\r' || c == '\n') c = ' ';
+      }
+      return (kind == Kind::kError ? "-" : "+") + line + "\r\n";
+    }
+  }
+  return "-ERR internal error: unknown reply kind\r\n";
+}
+
+AdminReply AdminCommands::execute(const std::vector<std::string>& args) {
+  if (args.empty()) return AdminReply::error("empty command");
+  const std::string command = lower(args[0]);
+  try {
+    if (command == "help") {
+      if (args.size() != 1) return arityError("help");
+      return AdminReply::bulk(helpText());
+    }
+    if (command == "quit") return AdminReply::ok();
+    if (command == "report" || command == "verdict" || command == "reset" || command == "stats" ||
+        command == "audit") {
+      return AdminReply::error("'" + upper(command) + "' is not available yet");
+    }
+
+    if (command == "mirror") {
+      if (args.size() < 2) return arityError("mirror");
+      const std::string sub = lower(args[1]);
+      if (sub == "set") {
+        if (args.size() != 4) return arityError("mirror set");
+        uint32_t hundredths = 0;
+        if (!parsePercentHundredths(args[3], hundredths)) {
+          return AdminReply::error(
+              "percent must be a number between 0 and 100 with at most 2 decimals, got '" +
+              shown(args[3]) + "'");
+        }
+        const std::string error = mirror_.setPercent(args[2], hundredths);
+        return error.empty() ? AdminReply::ok() : AdminReply::error(error);
+      }
+      if (sub == "get") {
+        if (args.size() > 3) return arityError("mirror get");
+        const std::vector<CanaryStatus> canaries = mirror_.canaries();
+        if (args.size() == 3) {
+          for (const CanaryStatus& canary : canaries) {
+            if (canary.name != args[2]) continue;
+            Json out = Json::object();
+            out["canary"] = canary.name;
+            out["percent"] = percentOf(canary.percentHundredths);
+            return AdminReply::bulk(dump(out));
+          }
+          return AdminReply::error("unknown canary '" + shown(args[2]) + "'");
+        }
+        Json out = Json::object();
+        out["paused"] = mirror_.paused();
+        Json percents = Json::object();
+        for (const CanaryStatus& canary : canaries) {
+          percents[canary.name] = percentOf(canary.percentHundredths);
+        }
+        out["canaries"] = std::move(percents);
+        return AdminReply::bulk(dump(out));
+      }
+      if (sub == "pause" || sub == "resume") {
+        if (args.size() != 2) return arityError("mirror " + sub);
+        mirror_.setPaused(sub == "pause");
+        return AdminReply::ok();
+      }
+      return AdminReply::error("unknown subcommand '" + shown(args[1]) +
+                               "' for 'mirror', try HELP");
+    }
+
+    if (command == "canary") {
+      if (args.size() < 2) return arityError("canary");
+      const std::string sub = lower(args[1]);
+      if (sub == "add") {
+        if (args.size() != 4) return arityError("canary add");
+        if (!validCanaryName(args[2])) {
+          return AdminReply::error(
+              "canary name must be 1-64 characters of A-Z a-z 0-9 _ . -, got '" + shown(args[2]) +
+              "'");
+        }
+        std::string_view address = args[3];
+        if (address.starts_with("tls://")) address.remove_prefix(6);
+        std::string addressError;
+        if (!net::parseHostPort(address, addressError)) {
+          return AdminReply::error("invalid canary address: " + shown(addressError));
+        }
+        const std::string error = mirror_.addCanary(args[2], args[3]);
+        return error.empty() ? AdminReply::ok() : AdminReply::error(error);
+      }
+      if (sub == "remove") {
+        if (args.size() != 3) return arityError("canary remove");
+        const std::string error = mirror_.removeCanary(args[2]);
+        return error.empty() ? AdminReply::ok() : AdminReply::error(error);
+      }
+      if (sub == "list") {
+        if (args.size() != 2) return arityError("canary list");
+        Json out = Json::array();
+        for (const CanaryStatus& canary : mirror_.canaries()) {
+          Json item = Json::object();
+          item["name"] = canary.name;
+          item["address"] = canary.address;
+          item["percent"] = percentOf(canary.percentHundredths);
+          item["mirrored"] = canary.mirrored;
+          item["compared"] = canary.compared;
+          item["matched"] = canary.matched;
+          item["diverged"] = canary.diverged;
+          Json dropped = Json::object();
+          for (const auto& [reason, count] : canary.dropped) dropped[reason] = count;
+          item["dropped"] = std::move(dropped);
+          item["links_up"] = canary.linksUp;
+          item["links_total"] = canary.linksTotal;
+          out.push_back(std::move(item));
+        }
+        return AdminReply::bulk(dump(out));
+      }
+      return AdminReply::error("unknown subcommand '" + shown(args[1]) +
+                               "' for 'canary', try HELP");
+    }
+  } catch (const std::exception& e) {
+    return AdminReply::error(std::string("internal error: ") + e.what());
+  }
+  return AdminReply::error("unknown command '" + shown(args[0]) + "', try HELP");
+}
+
+}  // namespace redmirror::control
