@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "redmirror/control/admin_server.h"
+#include "redmirror/control/config.h"
 #include "redmirror/net/uv_util.h"
 
 namespace redmirror::control {
@@ -15,8 +16,6 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 
-constexpr uint32_t kMaxHundredths = 10000;
-constexpr size_t kMaxNameLength = 64;
 // Longest argument echoed back in an error message.
 constexpr size_t kMaxQuoted = 64;
 
@@ -64,16 +63,6 @@ std::string dump(const Json& value) {
 
 double percentOf(uint32_t hundredths) { return hundredths / 100.0; }
 
-bool validCanaryName(std::string_view name) {
-  if (name.empty() || name.size() > kMaxNameLength) return false;
-  for (char c : name) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '_' || c == '.' || c == '-';
-    if (!ok) return false;
-  }
-  return true;
-}
-
 AdminReply arityError(std::string_view command) {
   return AdminReply::error("wrong number of arguments for '" + std::string(command) + "'");
 }
@@ -116,33 +105,6 @@ std::string helpText() {
     out += '\n';
   }
   return out;
-}
-
-// Parses "25", "0.5", "12.34", "100", "100.00" into hundredths exactly (no
-// floating point). Anything else, or a value above 100, is refused.
-bool parsePercentHundredths(std::string_view text, uint32_t& out) {
-  const size_t dot = text.find('.');
-  const std::string_view whole = text.substr(0, dot);
-  const std::string_view fraction =
-      dot == std::string_view::npos ? std::string_view() : text.substr(dot + 1);
-  if (whole.empty()) return false;
-  if (dot != std::string_view::npos && (fraction.empty() || fraction.size() > 2)) return false;
-  uint64_t value = 0;
-  for (char c : whole) {
-    if (c < '0' || c > '9') return false;
-    value = value * 10 + static_cast<uint64_t>(c - '0');
-    if (value > 100) return false;  // also bounds the loop's arithmetic
-  }
-  value *= 100;
-  uint64_t scale = 10;
-  for (char c : fraction) {
-    if (c < '0' || c > '9') return false;
-    value += static_cast<uint64_t>(c - '0') * scale;
-    scale /= 10;
-  }
-  if (value > kMaxHundredths) return false;
-  out = static_cast<uint32_t>(value);
-  return true;
 }
 
 }  // namespace
@@ -194,7 +156,7 @@ AdminReply AdminCommands::execute(const std::vector<std::string>& args) {
       if (sub == "set") {
         if (args.size() != 4) return arityError("mirror set");
         uint32_t hundredths = 0;
-        if (!parsePercentHundredths(args[3], hundredths)) {
+        if (!parsePercent(args[3], hundredths)) {
           return AdminReply::error(
               "percent must be a number between 0 and 100 with at most 2 decimals, got '" +
               shown(args[3]) + "'");

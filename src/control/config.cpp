@@ -79,25 +79,26 @@ CanaryConfig canaryFrom(const YAML::Node& node, size_t index) {
 
 bool parsePercent(std::string_view text, uint32_t& hundredths) {
   // Decimal digits only, so 12.34 is exactly 1234 hundredths (no binary floats).
-  if (text.empty() || text.size() > 6) return false;
-  uint32_t whole = 0;
-  uint32_t fraction = 0;
-  size_t i = 0;
-  size_t digits = 0;
-  for (; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i, ++digits) whole = whole * 10 + (text[i] - '0');
-  if (digits == 0) return false;
-  if (i < text.size()) {
-    if (text[i] != '.' || i + 1 == text.size() || text.size() - i - 1 > 2) return false;
-    uint32_t scale = 10;
-    for (++i; i < text.size(); ++i) {
-      if (text[i] < '0' || text[i] > '9') return false;
-      fraction += static_cast<uint32_t>(text[i] - '0') * scale;
-      scale /= 10;
-    }
+  const size_t dot = text.find('.');
+  const std::string_view whole = text.substr(0, dot);
+  const std::string_view fraction = dot == std::string_view::npos ? std::string_view() : text.substr(dot + 1);
+  if (whole.empty()) return false;
+  if (dot != std::string_view::npos && (fraction.empty() || fraction.size() > 2)) return false;
+  uint64_t value = 0;
+  for (char c : whole) {
+    if (c < '0' || c > '9') return false;
+    value = value * 10 + static_cast<uint64_t>(c - '0');
+    if (value > 100) return false;  // also bounds the arithmetic
   }
-  const uint32_t value = whole * 100 + fraction;
+  value *= 100;
+  uint64_t scale = 10;
+  for (char c : fraction) {
+    if (c < '0' || c > '9') return false;
+    value += static_cast<uint64_t>(c - '0') * scale;
+    scale /= 10;
+  }
   if (value > 10000) return false;
-  hundredths = value;
+  hundredths = static_cast<uint32_t>(value);
   return true;
 }
 

@@ -78,6 +78,7 @@ void CanaryLink::onConnected(net::TcpStream& stream, int status) {
   } else {
     backoffMs_ = 0;
   }
+  owner_.onLinkConnected(canaryId_);
   spdlog::debug("canary {} link {} connected", canary->name, index_);
 }
 

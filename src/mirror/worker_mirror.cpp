@@ -1,7 +1,9 @@
 #include "redmirror/mirror/worker_mirror.h"
 
+#include <openssl/evp.h>
 #include <spdlog/spdlog.h>
 
+#include <cctype>
 #include <charconv>
 #include <chrono>
 
@@ -55,6 +57,21 @@ bool isScriptBroadcast(const resp::CommandFrame& frame) {
     return sub.is("load") || sub.is("delete") || sub.is("flush") || sub.is("restore");
   }
   return false;
+}
+
+constexpr size_t kMaxScriptBytes = 16 * 1024 * 1024;
+
+std::string sha1Hex(std::string_view body) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  EVP_Digest(body.data(), body.size(), digest, &length, EVP_sha1(), nullptr);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string hex;
+  for (unsigned int i = 0; i < length; ++i) {
+    hex += kHex[digest[i] >> 4];
+    hex += kHex[digest[i] & 15];
+  }
+  return hex;
 }
 
 bool isBlockingPop(std::string_view name) {
@@ -315,6 +332,7 @@ void WorkerMirror::onCommand(SessionMirror& session, const resp::CommandFrame& f
       held->canaries.push_back(canary.id);
       continue;
     }
+    prepareScripts(canary, session, frame, args, protocol);
     uint32_t comparison = 0;
     if (comparable && all) {
       comparison = newComparison(canary.id);
@@ -324,6 +342,43 @@ void WorkerMirror::onCommand(SessionMirror& session, const resp::CommandFrame& f
     }
     mirrorNow(canary, session, window, frame, protocol, comparison);
   }
+}
+
+void WorkerMirror::prepareScripts(const CanarySettings& canary, const SessionMirror& session,
+                                  const resp::CommandFrame& frame, ArgReader& args, int protocol) {
+  const resp::Capture& name = frame.captured[0];
+  const bool eval = name.is("eval") || name.is("eval_ro");
+  const bool load = name.is("script") && frame.captured[1].is("load");
+  const bool evalsha = name.is("evalsha") || name.is("evalsha_ro");
+  if (!eval && !load && !evalsha) return;
+  std::string_view arg;
+  if (!args.arg(load ? 2 : 1, arg)) return;
+  CanaryRuntime& runtime = runtimes_[canary.id];
+  if (evalsha) {
+    std::string sha(arg);
+    for (char& c : sha) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (runtime.loadedScripts.count(sha) != 0) return;
+    auto known = scripts_.find(sha);
+    if (known == scripts_.end()) return;  // the canary may answer NOSCRIPT: counted as its error
+    sendOwned(canary, session, resp::encodeCommand({"SCRIPT", "LOAD", known->second}), session.db, protocol, 1);
+    runtime.loadedScripts.insert(std::move(sha));
+    return;
+  }
+  std::string sha = sha1Hex(arg);
+  if (scripts_.count(sha) == 0) {
+    if (scriptBytes_ + arg.size() > kMaxScriptBytes) {
+      scripts_.clear();
+      scriptBytes_ = 0;
+    }
+    scriptBytes_ += arg.size();
+    scripts_.emplace(sha, std::string(arg));
+  }
+  runtime.loadedScripts.insert(std::move(sha));
+}
+
+void WorkerMirror::onLinkConnected(uint64_t canaryId) {
+  auto found = runtimes_.find(canaryId);
+  if (found != runtimes_.end()) found->second.loadedScripts.clear();
 }
 
 void WorkerMirror::mirrorNow(const CanarySettings& canary, SessionMirror& session,

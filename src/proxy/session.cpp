@@ -180,8 +180,9 @@ void Session::beginDrain() {
 }
 
 void Session::finishDrainIfDone() {
-  // Without observation the replies owed are unknown: close once flushed.
-  if (observing_ && tracker_.pending() > 0 && !upstreamEnded_) return;
+  // Without observation the replies owed are unknown: keep forwarding them
+  // until the worker's shutdown deadline closes the session.
+  if (!upstreamEnded_ && (!observing_ || tracker_.pending() > 0)) return;
   upstream_.close();
   client_.closeWhenFlushed();
   closeRequestedMs_ = uv_now(worker_.loop());

@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "redmirror/mirror/canary_link.h"
@@ -81,6 +82,8 @@ class WorkerMirror {
   void onCanaryReply(uint32_t comparison, const net::StreamWindow& window, uint64_t begin,
                      uint64_t end, bool isError);
   void onCanaryLost(uint32_t comparison);
+  // A link to the canary (re)connected: it may have restarted and lost its scripts.
+  void onLinkConnected(uint64_t canaryId);
 
   void sweep(uint64_t nowMs);
   void shutdown();
@@ -112,6 +115,7 @@ class WorkerMirror {
   struct CanaryRuntime {
     uint64_t id = 0;
     std::vector<std::unique_ptr<CanaryLink>> links;
+    std::unordered_set<std::string> loadedScripts;  // SHA1s the canary was sent
   };
 
   uint32_t newComparison(uint64_t canaryId);
@@ -125,6 +129,8 @@ class WorkerMirror {
   void sendOwned(const CanarySettings& canary, const SessionMirror& session, const std::string& bytes,
                  uint32_t db, int protocol, uint32_t replies);
   uint64_t random();
+  void prepareScripts(const CanarySettings& canary, const SessionMirror& session,
+                      const resp::CommandFrame& frame, ArgReader& args, int protocol);
 
   uv_loop_t* loop_;
   net::ChunkPool& pool_;
@@ -139,6 +145,10 @@ class WorkerMirror {
   std::vector<uint32_t> keyPositions_;
   std::vector<uint16_t> keySlots_;
   std::string scratch_;
+  // Script bodies seen in EVAL / SCRIPT LOAD, by SHA1, so that an EVALSHA can be
+  // preceded by a SCRIPT LOAD on a canary that never saw the script. Bounded.
+  std::unordered_map<std::string, std::string> scripts_;
+  size_t scriptBytes_ = 0;
   uint64_t randomState_;
   uint32_t serial_ = 0;
 };
