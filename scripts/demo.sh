@@ -4,7 +4,7 @@
 # ports, drives traffic through the proxy (redis-cli and redis-benchmark),
 # prints what it measured, and stops everything it started, on failure too.
 #
-#   ./scripts/demo.sh            (JOBS=N for the build, default 2)
+#   ./scripts/demo.sh   (env: JOBS=N build jobs, default 2; CMAKE_ARGS="..." extra cmake -D options)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -21,7 +21,8 @@ say "installing missing packages (scripts/install-deps.sh)"
 ./scripts/install-deps.sh
 
 say "building redmirror (Release, $BUILD_DIR)"
-cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DREDMIRROR_TESTS=OFF -DREDMIRROR_BENCH=OFF >/dev/null
+read -r -a extra_cmake_args <<<"${CMAKE_ARGS:-}"
+cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DREDMIRROR_TESTS=OFF -DREDMIRROR_BENCH=OFF ${extra_cmake_args[@]+"${extra_cmake_args[@]}"} >/dev/null
 cmake --build "$BUILD_DIR" -j"$JOBS" --target redmirror
 BIN="$BUILD_DIR/redmirror"
 
