@@ -292,7 +292,7 @@ REPORT="$WORK/report.md"
   echo
   echo "- machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(uname -r)"
   echo "- $(redis-server --version | cut -d' ' -f1-3), $(redis-benchmark --version 2>/dev/null | head -1 || echo redis-benchmark)"
-  echo "- redmirror $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet HEAD -- src include 2>/dev/null || echo ' (+ uncommitted changes)'), --workers 1, not pinned; redis-benchmark, Redis and the proxy share the CPUs"
+  echo "- redmirror $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet HEAD -- src include 2>/dev/null || echo ' (+ uncommitted changes)') (binary $BIN), --workers 1, not pinned; redis-benchmark, Redis and the proxy share the CPUs"
   echo "- $ROUNDS interleaved round(s) (direct, no-observe, observe per workload); $CLIENTS clients, ${VALUE_SIZE}-byte values; n = $N_P1 (P1), $N_P16 (P16), $N_LAT (1 client); ${ELAPSED}s"
   echo "- load average before: $LOAD_BEFORE; most compiler processes seen at a run start: $MAX_COMPILERS$([ "$MAX_COMPILERS" -gt 0 ] && echo ' (figures are noisy)')"
   echo "- redmirror on SIGTERM: ${SHUTDOWN%; }"
@@ -364,11 +364,21 @@ END {
   printf "| added p50, 1 client <= 16 us | %+.0f | %s |\n", x, check(x <= 16) >> report
 }' "$RESULTS" "$SYSCALLS"
 
+{
+  echo
+  echo "<details><summary>Every run</summary>"
+  echo
+  echo "| round | workload | mode | rps | p50 ms | p99 ms | proxy CPU ticks | redis CPU ticks |"
+  echo "|---:|---|---|---:|---:|---:|---:|---:|"
+  awk -F'\t' '{ printf "| %s | %s | %s | %.0f | %s | %s | %s | %s |\n", $3, $1, $2, $4, $5, $6, $7, $8 }' "$RESULTS"
+  echo
+  echo "</details>"
+} >>"$REPORT"
+
 if [ -s "$WARNINGS" ]; then
   { echo; echo "### Warnings"; echo; sed 's/^/- /' "$WARNINGS"; } >>"$REPORT"
 fi
 
 cat "$REPORT"
 if [ -n "$OUT" ]; then cp "$REPORT" "$OUT"; log "report written to $OUT"; fi
-cp "$RESULTS" "$WORK/raw-results.tsv"
 FAILED=0
