@@ -1,0 +1,350 @@
+// At 100% mirroring the canary ends up with the primary's data: a mixed workload from
+// several client connections, several databases, transactions (one aborted by WATCH),
+// scripts, SPOP and blocking pops, then a key-by-key comparison and DEBUG DIGEST.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "mirror_util.h"
+
+namespace mirror_it {
+namespace {
+
+class MirrorConsistency : public MirrorTest {};
+
+// Sends a command without waiting for its reply.
+void send(redisContext* c, const std::vector<std::string>& args) {
+  std::vector<const char*> argv;
+  std::vector<size_t> lens;
+  for (const auto& a : args) {
+    argv.push_back(a.data());
+    lens.push_back(a.size());
+  }
+  ASSERT_EQ(redisAppendCommandArgv(c, static_cast<int>(args.size()), argv.data(), lens.data()), REDIS_OK);
+  int done = 0;
+  while (!done) ASSERT_EQ(redisBufferWrite(c, &done), REDIS_OK);
+}
+
+// Waits for the canary to catch up, then compares databases 0..maxDb key by key and,
+// after PERSISTing volatile keys on both sides, the whole-dataset DEBUG DIGEST.
+void expectSameData(Rig& s, int maxDb, bool persistAndDigest = true) {
+  waitMirrorQuiet(*s.admin, "c1");
+  const uint16_t p = s.primary->port();
+  const uint16_t c = s.canaries[0]->port();
+  const std::string diff = eventually(
+      [&] {
+        std::string all;
+        for (int db = 0; db <= maxDb; ++db) all += compareDb(p, c, db);
+        return all;
+      },
+      Millis(8000), Millis(200));
+  EXPECT_EQ(diff, "") << "the canary's data differs from the primary's:\n" << diff;
+  if (!diff.empty() || !persistAndDigest) return;
+  persistAll(p, maxDb);
+  persistAll(c, maxDb);
+  EXPECT_EQ(digest(p), digest(c)) << "DEBUG DIGEST differs after PERSIST";
+}
+
+TEST_F(MirrorConsistency, MixedWorkloadAtFullMirroringLeavesCanaryEqual) {
+  Rig s;
+  ASSERT_TRUE(s.waitLinksUp("c1")) << it::describe(s.admin->run({"CANARY", "LIST"}).get());
+  const uint16_t port = s.proxyPort();
+  Ctx a = connectOrDie(port);  // database 0: most data types
+  Ctx b = connectOrDie(port);  // databases 1 and 2
+  Ctx c = connectOrDie(port);  // database 3 (FLUSHDB) and WATCH interference
+  Ctx d = connectOrDie(port);  // blocking pops
+
+  // Strings and expirations (TTLs far beyond the test's duration).
+  run(a.get(), {"SET", "str:a", "hello"});
+  run(a.get(), {"APPEND", "str:a", " world"});
+  run(a.get(), {"SETRANGE", "str:a", "0", "J"});
+  for (int i = 0; i < 5; ++i) run(a.get(), {"INCR", "ctr:a"});
+  run(a.get(), {"INCRBY", "ctr:a", "10"});
+  run(a.get(), {"INCRBYFLOAT", "flt:a", "1.5"});
+  run(a.get(), {"SETEX", "ttl:a", "3600", "v"});
+  run(a.get(), {"SET", "ttl:b", "v"});
+  run(a.get(), {"EXPIRE", "ttl:b", "3600"});
+  run(a.get(), {"SET", "ttl:c", "v", "EX", "7200"});
+  run(a.get(), {"SET", "ttl:d", "v"});
+  run(a.get(), {"PEXPIRE", "ttl:d", "5000000"});
+  run(a.get(), {"SET", "ttl:e", "v", "EX", "3600"});
+  run(a.get(), {"PERSIST", "ttl:e"});
+  run(a.get(), {"MSET", "{m}a", "1", "{m}b", "2", "{m}c", "3"});
+  run(a.get(), {"RENAME", "{m}a", "{m}z"});
+  run(a.get(), {"DEL", "{m}b"});
+  run(a.get(), {"GETDEL", "{m}c"});
+  // Hashes.
+  run(a.get(), {"HSET", "h:a", "f1", "v1", "f2", "v2", "f3", "v3"});
+  run(a.get(), {"HINCRBY", "h:a", "n", "7"});
+  run(a.get(), {"HDEL", "h:a", "f2"});
+  run(a.get(), {"HSETNX", "h:a", "f4", "v4"});
+  // Sets, with SPOP (its effect is only known from the primary's reply).
+  std::vector<std::string> sadd = {"SADD", "s:a"};
+  for (int i = 0; i < 20; ++i) sadd.push_back("m" + std::to_string(i));
+  run(a.get(), sadd);
+  Reply popped = run(a.get(), {"SPOP", "s:a"});
+  ASSERT_TRUE(popped && popped->type == REDIS_REPLY_STRING) << it::describe(popped.get());
+  Reply poppedMany = run(a.get(), {"SPOP", "s:a", "3"});
+  ASSERT_TRUE(poppedMany && poppedMany->type == REDIS_REPLY_ARRAY && poppedMany->elements == 3)
+      << it::describe(poppedMany.get());
+  run(a.get(), {"SREM", "s:a", "m5"});
+  run(a.get(), {"SADD", "s:b", "m1", "m2", "m3", "m4", "m6", "m7", "m8"});
+  run(a.get(), {"SINTERSTORE", "s:c", "s:a", "s:b"});
+  run(a.get(), {"SADD", "s:small", "only"});
+  run(a.get(), {"SPOP", "s:small", "5"});  // empties (and deletes) the set
+  // Sorted sets.
+  run(a.get(), {"ZADD", "z:a", "1", "a", "2", "b", "3", "c", "4", "d"});
+  run(a.get(), {"ZINCRBY", "z:a", "10", "a"});
+  run(a.get(), {"ZREM", "z:a", "b"});
+  run(a.get(), {"ZADD", "z:b", "5", "x", "6", "c"});
+  run(a.get(), {"ZUNIONSTORE", "z:u", "2", "z:a", "z:b", "WEIGHTS", "1", "2"});
+  run(a.get(), {"ZPOPMIN", "z:b"});
+  // Lists.
+  run(a.get(), {"RPUSH", "l:a", "a", "b", "c", "d", "e", "f"});
+  run(a.get(), {"LPOP", "l:a"});
+  run(a.get(), {"RPOP", "l:a", "2"});
+  run(a.get(), {"LSET", "l:a", "0", "X"});
+  run(a.get(), {"LINSERT", "l:a", "BEFORE", "X", "W"});
+  run(a.get(), {"LMOVE", "l:a", "l:b", "LEFT", "RIGHT"});
+  run(a.get(), {"LMPOP", "2", "l:none", "l:a", "LEFT", "COUNT", "1"});
+  // Streams (explicit IDs: an automatic ID is the subject of another test).
+  run(a.get(), {"XADD", "st:a", "1-1", "f", "v1"});
+  run(a.get(), {"XADD", "st:a", "2-1", "f", "v2", "g", "w2"});
+  run(a.get(), {"XADD", "st:a", "3-1", "f", "v3"});
+  run(a.get(), {"XDEL", "st:a", "2-1"});
+  run(a.get(), {"XADD", "st:a", "MAXLEN", "10", "4-1", "f", "v4"});
+  // A committed transaction and a discarded one.
+  run(a.get(), {"MULTI"});
+  run(a.get(), {"SET", "tx:a", "1"});
+  run(a.get(), {"INCR", "tx:n"});
+  run(a.get(), {"HSET", "tx:h", "f", "v"});
+  run(a.get(), {"LPUSH", "tx:l", "x", "y"});
+  Reply exec = run(a.get(), {"EXEC"});
+  ASSERT_TRUE(exec && exec->type == REDIS_REPLY_ARRAY && exec->elements == 4) << it::describe(exec.get());
+  run(a.get(), {"MULTI"});
+  run(a.get(), {"SET", "tx:discarded", "1"});
+  run(a.get(), {"DISCARD"});
+  // A transaction aborted by WATCH: another connection changes the watched key.
+  run(a.get(), {"SET", "w:k", "start"});
+  run(a.get(), {"WATCH", "w:k"});
+  run(c.get(), {"SET", "w:k", "changed-by-c"});
+  run(a.get(), {"MULTI"});
+  run(a.get(), {"SET", "w:k", "from-aborted-tx"});
+  run(a.get(), {"INCR", "w:n"});
+  run(a.get(), {"SET", "w:other", "x"});
+  Reply aborted = run(a.get(), {"EXEC"});
+  ASSERT_TRUE(aborted && aborted->type == REDIS_REPLY_NIL) << it::describe(aborted.get());
+  // Scripts: SCRIPT LOAD then EVALSHA, and a plain EVAL.
+  Reply sha = run(a.get(), {"SCRIPT", "LOAD",
+                            "redis.call('SET', KEYS[1], ARGV[1]); return redis.call('INCR', KEYS[2])"});
+  ASSERT_TRUE(sha && sha->type == REDIS_REPLY_STRING) << it::describe(sha.get());
+  const std::string digestSha = str(sha.get());
+  run(a.get(), {"EVALSHA", digestSha, "2", "{e}:a", "{e}:b", "val1"});
+  run(a.get(), {"EVALSHA", digestSha, "2", "{e}:a", "{e}:b", "val2"});
+  run(a.get(), {"EVAL", "return redis.call('RPUSH', KEYS[1], ARGV[1], ARGV[2])", "1", "ev:l", "x", "y"});
+  run(a.get(), {"EVAL", "redis.call('HSET', KEYS[1], 'f', ARGV[1]); return 1", "1", "ev:h", "z"});
+
+  // Other databases: the same key names with other contents, so that a command mirrored
+  // to the wrong database shows.
+  run(b.get(), {"SELECT", "1"});
+  run(b.get(), {"SET", "str:a", "db1"});
+  run(b.get(), {"HSET", "h:a", "x", "y"});
+  run(b.get(), {"SADD", "s:a", "p", "q", "r", "s", "t"});
+  run(b.get(), {"SPOP", "s:a", "2"});
+  run(b.get(), {"SPOP", "s:a"});
+  run(b.get(), {"MULTI"});
+  run(b.get(), {"SET", "tx:a", "db1"});
+  run(b.get(), {"INCRBY", "tx:n", "5"});
+  run(b.get(), {"EXEC"});
+  run(b.get(), {"SELECT", "2"});
+  run(b.get(), {"SET", "str:a", "db2"});
+  run(b.get(), {"RPUSH", "l:a", "q", "r"});
+  run(b.get(), {"ZADD", "z:a", "1", "one", "2", "two"});
+  run(b.get(), {"EXPIRE", "str:a", "3600"});
+  run(b.get(), {"XADD", "st:a", "5-5", "db", "2"});
+  run(b.get(), {"EVALSHA", digestSha, "2", "{e}:a", "{e}:b", "in-db2"});
+  run(b.get(), {"SELECT", "1"});
+  run(b.get(), {"SET", "back:1", "v"});
+  run(c.get(), {"SELECT", "3"});
+  run(c.get(), {"SET", "f:1", "gone"});
+  run(c.get(), {"SET", "f:2", "gone"});
+  run(c.get(), {"FLUSHDB"});
+  run(c.get(), {"SET", "f:after", "kept"});
+  run(c.get(), {"HSET", "h:3", "a", "1"});
+
+  // Blocking pops: served by another connection's push, timed out, and served at once.
+  send(d.get(), {"BLPOP", "bl:a", "10"});
+  ASSERT_TRUE(waitBlocked(s.primary->port(), 1));
+  run(a.get(), {"RPUSH", "bl:a", "x", "y", "z"});
+  Reply blpop = it::getReply(d.get());
+  ASSERT_TRUE(blpop && blpop->type == REDIS_REPLY_ARRAY && blpop->elements == 2) << it::describe(blpop.get());
+  EXPECT_EQ(str(blpop->element[1]), "x");
+  Reply timedOut = run(d.get(), {"BLPOP", "bl:none", "0.1"});
+  ASSERT_TRUE(timedOut && timedOut->type == REDIS_REPLY_NIL) << it::describe(timedOut.get());
+  run(a.get(), {"RPUSH", "bl:late", "1"});  // pushed after the timeout: must stay
+  send(d.get(), {"BZPOPMIN", "bz:a", "10"});
+  ASSERT_TRUE(waitBlocked(s.primary->port(), 1));
+  run(a.get(), {"ZADD", "bz:a", "1", "m1", "2", "m2", "3", "m3"});
+  Reply bz = it::getReply(d.get());
+  ASSERT_TRUE(bz && bz->type == REDIS_REPLY_ARRAY && bz->elements == 3) << it::describe(bz.get());
+  EXPECT_EQ(str(bz->element[1]), "m1");
+  send(d.get(), {"BLMOVE", "bm:src", "bm:dst", "LEFT", "RIGHT", "10"});
+  ASSERT_TRUE(waitBlocked(s.primary->port(), 1));
+  run(a.get(), {"RPUSH", "bm:src", "a", "b", "c"});
+  Reply blmove = it::getReply(d.get());
+  ASSERT_TRUE(blmove && blmove->type == REDIS_REPLY_STRING) << it::describe(blmove.get());
+  EXPECT_EQ(str(blmove.get()), "a");
+  Reply blmoveNow = run(d.get(), {"BLMOVE", "bm:src", "bm:dst", "RIGHT", "LEFT", "1"});
+  EXPECT_EQ(str(blmoveNow.get()), "c");
+  run(d.get(), {"BZPOPMAX", "bz:a", "1"});
+  Reply bzTimedOut = run(d.get(), {"BZPOPMAX", "bz:none", "0.1"});
+  EXPECT_TRUE(bzTimedOut && bzTimedOut->type == REDIS_REPLY_NIL);
+  run(d.get(), {"SELECT", "2"});
+  run(d.get(), {"RPUSH", "bl2", "a", "b", "c"});
+  run(d.get(), {"BRPOP", "bl2", "1"});
+  run(d.get(), {"BRPOPLPUSH", "bl2", "bl2:dst", "1"});
+
+  expectSameData(s, 3);
+  // The aborted and discarded transactions did not reach the canary.
+  Ctx canary = connectOrDie(s.canaries[0]->port());
+  EXPECT_EQ(str(run(canary.get(), {"GET", "w:k"}).get()), "changed-by-c");
+  EXPECT_EQ(run(canary.get(), {"EXISTS", "w:n", "w:other", "tx:discarded"})->integer, 0);
+  const auto status = s.admin->canary("c1");
+  EXPECT_EQ(dropsOf(status), 0u) << status.dump();
+  EXPECT_GT(status.value("matched", 0ULL), 0u) << status.dump();
+  EXPECT_EQ(status.value("diverged", 0ULL), 0u) << "replies compared unequal: " << status.dump();
+}
+
+// Blocking pops are mirrored as their non-blocking effect whatever the letter case the
+// client spells the command in (clients commonly send upper case).
+TEST_F(MirrorConsistency, BlockingPopEffectsWhateverTheCommandCase) {
+  Rig s;
+  ASSERT_TRUE(s.waitLinksUp("c1"));
+  Ctx a = connectOrDie(s.proxyPort());
+  run(a.get(), {"RPUSH", "case:l", "1", "2", "3", "4", "5", "6"});
+  run(a.get(), {"ZADD", "case:z", "1", "a", "2", "b", "3", "c"});
+  run(a.get(), {"blpop", "case:l", "1"});
+  run(a.get(), {"BLPOP", "case:l", "1"});
+  run(a.get(), {"BRPOP", "case:l", "1"});
+  run(a.get(), {"BlMove", "case:l", "case:dst", "LEFT", "RIGHT", "1"});
+  run(a.get(), {"BRPOPLPUSH", "case:l", "case:dst", "1"});
+  run(a.get(), {"BZPOPMIN", "case:z", "1"});
+  run(a.get(), {"BLMPOP", "1", "1", "case:l", "LEFT"});
+  expectSameData(s, 0);
+}
+
+// XADD with '*' gets its ID from the primary's clock; the canary must store the same
+// entry ID (Redis's replication stream rewrites it to the explicit ID).
+TEST_F(MirrorConsistency, XaddWithAutomaticIdGivesCanaryTheSameIds) {
+  Rig s;
+  ASSERT_TRUE(s.waitLinksUp("c1"));
+  Ctx a = connectOrDie(s.proxyPort());
+  for (int i = 0; i < 5; ++i) {
+    run(a.get(), {"XADD", "st:auto", "*", "n", std::to_string(i)});
+    std::this_thread::sleep_for(Millis(3));
+  }
+  run(a.get(), {"XADD", "st:auto2", "MAXLEN", "~", "100", "*", "f", "v"});
+  // In a transaction that runs for a while on the primary, the canary's clock has moved on
+  // for certain by the time it runs the mirrored unit.
+  run(a.get(), {"MULTI"});
+  run(a.get(), {"XADD", "st:tx", "*", "f", "v"});
+  run(a.get(), {"EVAL", "local x = 0 for i = 1, 3000000 do x = x + i end return 1", "0"});
+  run(a.get(), {"EXEC"});
+  expectSameData(s, 0, false);
+}
+
+// SCRIPT LOAD reaches the canary; a canary that lost its scripts (SCRIPT FLUSH on the
+// canary, as after a restart) still gets the effect of EVALSHA: the proxy resends it as
+// EVAL when the canary answers NOSCRIPT.
+TEST_F(MirrorConsistency, EvalshaAfterCanaryLostScriptIsResentAsEval) {
+  Rig s;
+  ASSERT_TRUE(s.waitLinksUp("c1"));
+  Ctx a = connectOrDie(s.proxyPort());
+  Reply sha = run(a.get(), {"SCRIPT", "LOAD", "return redis.call('SET', KEYS[1], ARGV[1])"});
+  ASSERT_TRUE(sha && sha->type == REDIS_REPLY_STRING);
+  run(a.get(), {"EVALSHA", str(sha.get()), "1", "ns:before", "v1"});
+  Ctx canary = connectOrDie(s.canaries[0]->port());
+  EXPECT_EQ(eventually([&] { return str(run(canary.get(), {"GET", "ns:before"}).get()) == "v1" ? "" : "absent"; },
+                       Millis(5000)),
+            "")
+      << "EVALSHA after SCRIPT LOAD did not reach the canary";
+  run(canary.get(), {"SCRIPT", "FLUSH"});
+  run(a.get(), {"EVALSHA", str(sha.get()), "1", "ns:after", "v2"});
+  EXPECT_EQ(eventually([&] { return str(run(canary.get(), {"GET", "ns:after"}).get()) == "v2" ? "" : "absent"; },
+                       Millis(5000)),
+            "")
+      << "EVALSHA answered NOSCRIPT on the canary and was not resent as EVAL; CANARY LIST: "
+      << s.admin->canary("c1").dump();
+}
+
+// Effects known only from a reply (SPOP, blocking pops, EXEC) must keep their place in
+// the session's order when the client pipelines: commands sent after them must reach
+// the canary after them.
+TEST_F(MirrorConsistency, PipelinedEffectsKeepSessionOrder) {
+  Rig s;
+  ASSERT_TRUE(s.waitLinksUp("c1"));
+  Ctx a = connectOrDie(s.proxyPort());
+  const std::vector<std::vector<std::string>> pipeline = {
+      {"SADD", "{p}s", "a", "b", "c", "d"},
+      {"SPOP", "{p}s"},
+      {"SUNIONSTORE", "{p}copy", "{p}s"},
+      {"RPUSH", "{p}l", "a"},
+      {"blpop", "{p}l", "1"},  // lower case: another test covers the letter case
+      {"LPUSH", "{p}l", "b"},
+      {"MULTI"},
+      {"SET", "{p}t", "from-tx"},
+      {"EXEC"},
+      {"SET", "{p}t", "after-tx"},
+  };
+  // One write: the proxy reads the whole pipeline before the primary answers any of it.
+  for (const auto& command : pipeline) {
+    std::vector<const char*> argv;
+    std::vector<size_t> lens;
+    for (const auto& arg : command) {
+      argv.push_back(arg.data());
+      lens.push_back(arg.size());
+    }
+    ASSERT_EQ(redisAppendCommandArgv(a.get(), static_cast<int>(command.size()), argv.data(), lens.data()),
+              REDIS_OK);
+  }
+  int done = 0;
+  while (!done) ASSERT_EQ(redisBufferWrite(a.get(), &done), REDIS_OK);
+  for (size_t i = 0; i < pipeline.size(); ++i) {
+    Reply r = it::getReply(a.get());
+    ASSERT_TRUE(r) << "no reply " << i;
+    ASSERT_NE(r->type, REDIS_REPLY_ERROR) << i << ": " << it::describe(r.get());
+  }
+  expectSameData(s, 0);
+}
+
+// SELECT inside a transaction that never runs leaves the primary connection's database
+// unchanged; mirroring must not switch the session's database either.
+TEST_F(MirrorConsistency, SelectInsideDiscardedOrAbortedTransactionDoesNotMoveSession) {
+  Rig s;
+  ASSERT_TRUE(s.waitLinksUp("c1"));
+  Ctx a = connectOrDie(s.proxyPort());
+  Ctx other = connectOrDie(s.proxyPort());
+  run(a.get(), {"MULTI"});
+  run(a.get(), {"SELECT", "3"});
+  run(a.get(), {"DISCARD"});
+  run(a.get(), {"SET", "sel:after-discard", "db0"});
+  run(a.get(), {"WATCH", "sel:w"});
+  run(other.get(), {"SET", "sel:w", "x"});
+  run(a.get(), {"MULTI"});
+  run(a.get(), {"SELECT", "2"});
+  Reply aborted = run(a.get(), {"EXEC"});
+  ASSERT_TRUE(aborted && aborted->type == REDIS_REPLY_NIL);
+  run(a.get(), {"SET", "sel:after-abort", "db0"});
+  // A committed transaction with SELECT does move it.
+  run(a.get(), {"MULTI"});
+  run(a.get(), {"SELECT", "1"});
+  run(a.get(), {"SET", "sel:in-tx", "db1"});
+  run(a.get(), {"EXEC"});
+  run(a.get(), {"SET", "sel:after-commit", "db1"});
+  expectSameData(s, 3);
+}
+
+}  // namespace
+}  // namespace mirror_it
