@@ -83,9 +83,9 @@ constexpr HelpLine kHelp[] = {
     {"CANARY ADD <name> <host:port>", "add a canary (mirrors 0% until MIRROR SET)", true},
     {"CANARY REMOVE <name>", "remove a canary", true},
     {"CANARY LIST", "canaries with their links and counters (JSON)", true},
-    {"REPORT [<canary>]", "divergence report (JSON)", false},
+    {"REPORT [<canary>]", "divergence report (JSON)", true},
     {"VERDICT [<canary>]", "verdict: pending, pass, marginal or fail (JSON)", false},
-    {"RESET [<canary>]", "start a new comparison window", false},
+    {"RESET [<canary>]", "start a new comparison window", true},
     {"STATS", "proxy statistics (JSON)", false},
     {"AUDIT [<n>]", "last n audit records (JSON)", false},
     {"HELP", "this list", true},
@@ -145,8 +145,18 @@ AdminReply AdminCommands::execute(const std::vector<std::string>& args) {
       return AdminReply::bulk(helpText());
     }
     if (command == "quit") return AdminReply::ok();
-    if (command == "report" || command == "verdict" || command == "reset" || command == "stats" ||
-        command == "audit") {
+    if (command == "report" || command == "reset") {
+      if (args.size() > 2) return arityError(command);
+      const std::string canary = args.size() == 2 ? args[1] : "";
+      if (command == "reset") {
+        const std::string error = mirror_.resetWindow(canary);
+        return error.empty() ? AdminReply::ok() : AdminReply::error(error);
+      }
+      std::string json;
+      const std::string error = mirror_.report(canary, json);
+      return error.empty() ? AdminReply::bulk(json) : AdminReply::error(error);
+    }
+    if (command == "verdict" || command == "stats" || command == "audit") {
       return AdminReply::error("'" + upper(command) + "' is not available yet");
     }
 

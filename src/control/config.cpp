@@ -207,6 +207,20 @@ void loadConfigFile(const std::string& path, ProxyConfig& config) {
       config.primaryPassword.file = fieldAs<std::string>(value, key, "a path");
     } else if (key == "primary_password_env") {
       config.primaryPassword.env = fieldAs<std::string>(value, key, "a variable name");
+    } else if (key == "report_keys") {
+      const std::string mode = fieldAs<std::string>(value, key, "hashed or plain");
+      if (mode != "hashed" && mode != "plain") throw ConfigError("field 'report_keys': expected hashed or plain");
+      config.reportPlainKeys = mode == "plain";
+    } else if (key == "report_values") {
+      config.reportValues = fieldAs<bool>(value, key, "true or false");
+    } else if (key == "report_key_hash_secret_file") {
+      config.reportKeyHashSecret.file = fieldAs<std::string>(value, key, "a path");
+    } else if (key == "report_key_hash_secret_env") {
+      config.reportKeyHashSecret.env = fieldAs<std::string>(value, key, "a variable name");
+    } else if (key == "written_keys_filter_bytes") {
+      config.writtenKeysFilterBytes = fieldAs<size_t>(value, key, "a byte count");
+    } else if (key == "ttl_tolerance_ms") {
+      config.ttlToleranceMs = fieldAs<int64_t>(value, key, "milliseconds");
     } else if (key == "max_mirrored_command_bytes") {
       config.maxMirroredCommandBytes = fieldAs<size_t>(value, key, "a byte count");
     } else {
@@ -238,6 +252,10 @@ void validateConfig(const ProxyConfig& config) {
       throw ConfigError("canaries." + canary.name + ".address: the primary itself cannot be a canary");
     }
   }
+  if (config.writtenKeysFilterBytes < 1024 || config.writtenKeysFilterBytes > (1u << 30)) {
+    throw ConfigError("written_keys_filter_bytes: 1024 to 1073741824");
+  }
+  if (config.ttlToleranceMs < 0) throw ConfigError("ttl_tolerance_ms: must not be negative");
   if (config.listen.host == config.primary.host && config.listen.port == config.primary.port) {
     throw ConfigError("listen: the same address as primary would proxy to itself");
   }

@@ -1,7 +1,10 @@
 #include "redmirror/control/mirror_manager.h"
 
 #include <hiredis/hiredis.h>
+#include <openssl/rand.h>
 #include <spdlog/spdlog.h>
+
+#include <chrono>
 
 #include "redmirror/proxy/worker.h"
 
@@ -28,6 +31,21 @@ void fingerprint(const redisReply* reply, std::string& out) {
   for (size_t i = 0; i < reply->elements; ++i) fingerprint(reply->element[i], out);
 }
 
+int64_t nowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+uint64_t sum(const mirror::CanaryCounterSet& set, std::atomic<uint64_t> mirror::CanaryCounters::*counter) {
+  uint64_t total = 0;
+  for (const mirror::CanaryCounters& counters : set.perWorker) total += (counters.*counter).load(std::memory_order_relaxed);
+  return total;
+}
+
+uint64_t mirroredTotal(const mirror::CanaryCounterSet& set) {
+  return sum(set, &mirror::CanaryCounters::mirrored) + sum(set, &mirror::CanaryCounters::effects_mirrored);
+}
+
 }  // namespace
 
 MirrorManager::MirrorManager(const ProxyConfig& config, std::vector<proxy::Worker*> workers)
@@ -37,6 +55,17 @@ MirrorManager::MirrorManager(const ProxyConfig& config, std::vector<proxy::Worke
   table->applyPolicy(policyOverrides(config_));
   commands_ = table;
   sampler_ = std::make_shared<mirror::SlotSampler>(config_.samplingSeed);
+  auto redaction = std::make_shared<diff::Redaction>();
+  redaction->plainKeys = config_.reportPlainKeys;
+  redaction->fullValues = config_.reportValues;
+  redaction->hashKey = readSecret("report_key_hash_secret", config_.reportKeyHashSecret);
+  if (redaction->hashKey.empty()) {
+    // Random per start: key hashes cannot be matched across restarts or guessed.
+    unsigned char random[32];
+    RAND_bytes(random, sizeof(random));
+    redaction->hashKey.assign(reinterpret_cast<const char*>(random), sizeof(random));
+  }
+  redaction_ = redaction;
   for (const CanaryConfig& canary : config_.canaries) canaries_.push_back(makeCanary(canary));
   std::lock_guard<std::mutex> lock(mutex_);
   publishLocked();
@@ -56,6 +85,7 @@ mirror::CanarySettings MirrorManager::makeCanary(const CanaryConfig& canary) {
   settings.replyTimeoutMs = canary.replyTimeoutMs;
   settings.linksPerWorker = canary.linksPerWorker;
   settings.counters = std::make_shared<mirror::CanaryCounterSet>(workers_.size());
+  windows_[settings.id] = Window{nowMs(), 0, {}};
   return settings;
 }
 
@@ -67,6 +97,9 @@ void MirrorManager::publishLocked() {
   settings->sampler = sampler_;
   settings->workers = workers_.size();
   settings->maxMirroredCommandBytes = config_.maxMirroredCommandBytes;
+  settings->writtenKeysFilterBytes = config_.writtenKeysFilterBytes;
+  settings->ttlToleranceMs = config_.ttlToleranceMs;
+  settings->redaction = redaction_;
   current_ = settings;
   for (proxy::Worker* worker : workers_) worker->publish(settings);
 }
@@ -155,7 +188,11 @@ std::string MirrorManager::addCanary(const std::string& name, const std::string&
 std::string MirrorManager::removeCanary(const std::string& name) {
   std::lock_guard<std::mutex> lock(mutex_);
   const size_t before = canaries_.size();
-  std::erase_if(canaries_, [&](const mirror::CanarySettings& settings) { return settings.name == name; });
+  std::erase_if(canaries_, [&](const mirror::CanarySettings& settings) {
+    if (settings.name != name) return false;
+    windows_.erase(settings.id);
+    return true;
+  });
   if (canaries_.size() == before) return "unknown canary '" + name + "'";
   publishLocked();
   return "";
@@ -198,6 +235,69 @@ std::vector<CanaryStatus> MirrorManager::canaries() const {
     result.push_back(std::move(status));
   }
   return result;
+}
+
+}  // namespace redmirror::control
+
+namespace redmirror::control {
+
+std::string MirrorManager::report(const std::string& canary, std::string& json) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  nlohmann::json all = nlohmann::json::array();
+  bool found = false;
+  for (const mirror::CanarySettings& settings : canaries_) {
+    if (!canary.empty() && settings.name != canary) continue;
+    found = true;
+    diff::ReportData data;
+    for (const diff::CanaryReport& report : settings.counters->reports) {
+      data.merge(report.snapshot(), diff::CanaryReport::kMaxSamples);
+    }
+    const mirror::CanaryCounterSet& set = *settings.counters;
+    // Non-comparisons by reason, from the counters the data path keeps anyway.
+    data.skipped["policy"] += sum(set, &mirror::CanaryCounters::skipped_policy);
+    data.skipped["unsampled_keys"] += sum(set, &mirror::CanaryCounters::skipped_unsampled_keys);
+    data.skipped["timeout"] += sum(set, &mirror::CanaryCounters::dropped_timeout);
+    data.skipped["dropped"] += sum(set, &mirror::CanaryCounters::dropped_queue_full) +
+                               sum(set, &mirror::CanaryCounters::dropped_oversize);
+    data.skipped["disconnected"] += sum(set, &mirror::CanaryCounters::dropped_disconnected) +
+                                    sum(set, &mirror::CanaryCounters::dropped_session_closed);
+    const auto window = windows_.find(settings.id);
+    const Window started = window == windows_.end() ? Window{} : window->second;
+    // Counters are cumulative (for metrics); the report covers the window.
+    for (auto& [reason, count] : data.skipped) {
+      auto base = started.skippedBefore.find(reason);
+      if (base != started.skippedBefore.end()) count -= std::min(count, base->second);
+    }
+    const double seconds = static_cast<double>(nowMs() - started.startedMs) / 1000.0;
+    all.push_back(diff::reportJson(settings.name, settings.percentHundredths, seconds,
+                                   mirroredTotal(set) - std::min(mirroredTotal(set), started.mirroredBefore), data));
+  }
+  if (!found) return "unknown canary '" + canary + "'";
+  json = canary.empty() ? nlohmann::json{{"canaries", all}}.dump() : all.front().dump();
+  return "";
+}
+
+std::string MirrorManager::resetWindow(const std::string& canary) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  bool found = false;
+  for (mirror::CanarySettings& settings : canaries_) {
+    if (!canary.empty() && settings.name != canary) continue;
+    found = true;
+    mirror::CanaryCounterSet& set = *settings.counters;
+    for (diff::CanaryReport& report : set.reports) report.reset();
+    set.windowEpoch.fetch_add(1, std::memory_order_relaxed);
+    Window window{nowMs(), mirroredTotal(set), {}};
+    window.skippedBefore["policy"] = sum(set, &mirror::CanaryCounters::skipped_policy);
+    window.skippedBefore["unsampled_keys"] = sum(set, &mirror::CanaryCounters::skipped_unsampled_keys);
+    window.skippedBefore["timeout"] = sum(set, &mirror::CanaryCounters::dropped_timeout);
+    window.skippedBefore["dropped"] =
+        sum(set, &mirror::CanaryCounters::dropped_queue_full) + sum(set, &mirror::CanaryCounters::dropped_oversize);
+    window.skippedBefore["disconnected"] = sum(set, &mirror::CanaryCounters::dropped_disconnected) +
+                                           sum(set, &mirror::CanaryCounters::dropped_session_closed);
+    windows_[settings.id] = window;
+  }
+  if (!found) return "unknown canary '" + canary + "'";
+  return "";
 }
 
 }  // namespace redmirror::control

@@ -60,6 +60,8 @@ bool isScriptBroadcast(const resp::CommandFrame& frame) {
 }
 
 constexpr size_t kMaxScriptBytes = 16 * 1024 * 1024;
+// Bytes of a compared command kept to render it in a divergence sample.
+constexpr uint64_t kSampleRequestBytes = 1024;
 
 std::string sha1Hex(std::string_view body) {
   unsigned char digest[EVP_MAX_MD_SIZE];
@@ -116,6 +118,8 @@ void WorkerMirror::apply(std::shared_ptr<const MirrorSettings> settings) {
       }
       CanaryRuntime runtime;
       runtime.id = canary.id;
+      runtime.written = std::make_unique<diff::WrittenKeys>(settings_->writtenKeysFilterBytes);
+      runtime.epoch = canary.counters ? canary.counters->windowEpoch.load() : 0;
       for (uint32_t i = 0; i < canary.linksPerWorker; ++i) {
         runtime.links.push_back(std::make_unique<CanaryLink>(*this, canary.id, i));
       }
@@ -152,6 +156,21 @@ CanaryLink* WorkerMirror::linkFor(const CanarySettings& canary, const SessionMir
   return links[session.serial % links.size()].get();
 }
 
+WorkerMirror::CanaryRuntime* WorkerMirror::runtimeOf(uint64_t canaryId) {
+  auto found = runtimes_.find(canaryId);
+  if (found == runtimes_.end()) return nullptr;
+  CanaryRuntime& runtime = found->second;
+  // A RESET on the control thread starts a new window: forget the keys written.
+  if (const CanarySettings* settings = canary(canaryId); settings != nullptr && settings->counters) {
+    const uint64_t epoch = settings->counters->windowEpoch.load(std::memory_order_relaxed);
+    if (epoch != runtime.epoch) {
+      runtime.written->clear();
+      runtime.epoch = epoch;
+    }
+  }
+  return &runtime;
+}
+
 uint32_t WorkerMirror::newComparison(uint64_t canaryId) {
   uint32_t id;
   if (!freeComparisons_.empty()) {
@@ -172,26 +191,90 @@ void WorkerMirror::release(uint32_t id) {
   Comparison& comparison = comparisons_[id];
   if (--comparison.refs > 0) return;
   resolve(id);
-  comparison.primary.clear();
-  comparison.primary.shrink_to_fit();
-  comparison.canary.clear();
-  comparison.canary.shrink_to_fit();
+  comparison = Comparison{};  // frees the copies
   freeComparisons_.push_back(id);
 }
 
 void WorkerMirror::resolve(uint32_t id) {
   Comparison& comparison = comparisons_[id];
   if (comparison.lost || !comparison.hasPrimary || !comparison.hasCanary) return;
-  CanaryCounters* counters = this->counters(comparison.canaryId);
-  if (counters == nullptr) return;
-  bump(counters->compared);
-  if (comparison.primaryError) bump(counters->primary_errors);
-  // Byte equality stands in for the semantic comparison of the diff module.
-  if (comparison.primary == comparison.canary) {
-    bump(counters->matched);
-  } else {
-    bump(counters->diverged);
+  const CanarySettings* settings = canary(comparison.canaryId);
+  if (settings == nullptr || !settings->counters) return;
+  CanaryCounters& counters = settings->counters->perWorker[workerIndex_];
+  resp::Value primary;
+  resp::Value canary;
+  std::string error;
+  if (!resp::parseValue(comparison.primary, primary, error) || !resp::parseValue(comparison.canary, canary, error)) {
+    return;  // the framers accepted both; a parse failure would be our bug, not a divergence
   }
+  comparison.rules.command = comparison.command;
+  CanaryRuntime* runtime = runtimeOf(comparison.canaryId);
+  comparison.rules.keyWrittenByMirror =
+      comparison.keyHash != 0 && runtime != nullptr && runtime->written->mayContain(comparison.keyHash);
+  const diff::Comparison result = diff::compare(comparison.rules, primary, canary);
+  bump(counters.compared);
+  if (result.outcome == diff::Outcome::kMatch) {
+    bump(counters.matched);
+  } else if (result.outcome != diff::Outcome::kColdMiss) {
+    bump(counters.diverged);
+  }
+  if (comparison.primaryError) bump(counters.primary_errors);
+  settings->counters->reports[workerIndex_].recordComparison(comparison.command, result, comparison.primaryUs,
+                                                             comparison.canaryUs, comparison.primaryError,
+                                                             comparison.canaryError);
+  if (result.outcome != diff::Outcome::kMatch && result.outcome != diff::Outcome::kColdMiss) {
+    recordSample(comparison, result, primary, canary);
+  }
+}
+
+namespace {
+
+// Arguments of a parsed request, for finding its keys when rendering a sample.
+class ValueArgs final : public ArgReader {
+ public:
+  explicit ValueArgs(const std::vector<std::string_view>& args) : args_(args) {}
+  uint32_t argc() const override { return static_cast<uint32_t>(args_.size()); }
+  bool arg(uint32_t index, std::string_view& out) override {
+    if (index >= args_.size()) return false;
+    out = args_[index];
+    return true;
+  }
+
+ private:
+  const std::vector<std::string_view>& args_;
+};
+
+}  // namespace
+
+void WorkerMirror::recordSample(Comparison& comparison, const diff::Comparison& result,
+                                const resp::Value& primary, const resp::Value& canary) {
+  const CanarySettings* settings = this->canary(comparison.canaryId);
+  if (settings == nullptr || !settings_->redaction) return;
+  const diff::Redaction& redaction = *settings_->redaction;
+  resp::Value request;
+  std::string error;
+  std::vector<std::string_view> args;
+  if (resp::parseValue(comparison.request, request, error)) {
+    for (const resp::Value& arg : request.elements) args.push_back(arg.text);
+  } else {
+    args.push_back(comparison.command);  // cut short: show the name only
+  }
+  std::vector<uint32_t> keys;
+  if (const CommandInfo* info = settings_->commands->find(comparison.command)) {
+    ValueArgs reader(args);
+    if (!findKeys(*info, reader, keys)) keys.clear();
+  }
+  diff::DivergenceSample sample;
+  sample.atUnixMs = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::system_clock::now().time_since_epoch())
+                        .count();
+  sample.command = redaction.showCommand(args, keys);
+  if (!keys.empty() && keys.front() < args.size()) sample.key = redaction.showKey(args[keys.front()]);
+  sample.outcome = result.outcome;
+  sample.detail = result.detail;
+  sample.primary = diff::renderReply(primary, redaction);
+  sample.canary = diff::renderReply(canary, redaction);
+  settings->counters->reports[workerIndex_].recordSample(std::move(sample));
 }
 
 void WorkerMirror::onCommand(SessionMirror& session, const resp::CommandFrame& frame,
@@ -263,6 +346,7 @@ void WorkerMirror::onCommand(SessionMirror& session, const resp::CommandFrame& f
 
   // Slots of the keys, computed once for every canary.
   keySlots_.clear();
+  keyHashes_.clear();
   FrameArgs args(frame, window, scratch_);
   if (!broadcast && !info->wholeKeyspace) {
     keyPositions_.clear();
@@ -271,12 +355,12 @@ void WorkerMirror::onCommand(SessionMirror& session, const resp::CommandFrame& f
       std::string_view key;
       if (!args.arg(position, key)) return;
       keySlots_.push_back(keySlot(key));
+      keyHashes_.push_back(diff::WrittenKeys::hash(key));
     }
   }
 
   const bool isSpop = name.is("spop") && !session.inMulti && pending != nullptr;
-  const bool comparable = !session.inMulti && pending != nullptr && info->policy == Policy::kMirror &&
-                          !info->nondeterministicOutput && !info->nondeterministicOutputOrder;
+  const bool comparable = !session.inMulti && pending != nullptr && info->policy != Policy::kNever;
   const bool write = info->isWrite() || broadcast;
   HeldCommand* held = nullptr;
   Effect* spop = nullptr;
@@ -296,7 +380,10 @@ void WorkerMirror::onCommand(SessionMirror& session, const resp::CommandFrame& f
         all = all && sampled;
       }
     }
-    if (!(write ? any : all)) continue;
+    if (!(write ? any : all)) {
+      if (any && !write) bump(canary.counters->perWorker[workerIndex_].skipped_unsampled_keys);
+      continue;
+    }
 
     if (isSpop) {
       if (spop == nullptr) {
@@ -336,7 +423,20 @@ void WorkerMirror::onCommand(SessionMirror& session, const resp::CommandFrame& f
     uint32_t comparison = 0;
     if (comparable && all) {
       comparison = newComparison(canary.id);
-      comparisons_[comparison].next = pending->comparison;
+      Comparison& record = comparisons_[comparison];
+      record.command = std::string(name.view());
+      record.rules = diff::rulesFor(record.command, info->nondeterministicOutputOrder,
+                                    info->nondeterministicOutput, info->policy == Policy::kTypeOnly);
+      record.rules.ttlToleranceMs = settings.ttlToleranceMs;
+      record.keyHash = keyHashes_.empty() ? 0 : keyHashes_.front();
+      record.startedUs = uv_hrtime() / 1000;
+      if (frame.isInline) {
+        std::vector<std::string_view> inlineArgs(frame.inlineArgs.begin(), frame.inlineArgs.end());
+        record.request = resp::encodeCommand(inlineArgs);
+      } else {
+        window.copy(frame.begin, std::min<uint64_t>(frame.end, frame.begin + kSampleRequestBytes), record.request);
+      }
+      record.next = pending->comparison;
       if (pending->comparison == 0) ++session.outstanding;
       pending->comparison = comparison;
     }
@@ -393,6 +493,11 @@ void WorkerMirror::mirrorNow(const CanarySettings& canary, SessionMirror& sessio
     result = link->send(window, frame.begin, frame.end, session.db, protocol, comparison);
     if (result == SendResult::kSent) {
       if (counters != nullptr) bump(counters->mirrored);
+      if (const CommandInfo* info = settings_->commands->find(frame.name()); info != nullptr && info->isWrite()) {
+        if (CanaryRuntime* runtime = runtimeOf(canary.id)) {
+          for (uint64_t hash : keyHashes_) runtime->written->insert(hash);
+        }
+      }
       return;
     }
     if (counters != nullptr) {
@@ -414,6 +519,7 @@ void WorkerMirror::onReply(SessionMirror& session, const proxy::PendingCommand& 
       Comparison& comparison = comparisons_[id];
       const uint32_t next = comparison.next;
       if (kept) {
+        comparison.primaryUs = uv_hrtime() / 1000 - comparison.startedUs;
         comparison.hasPrimary = true;
         comparison.primary = bytes;
         comparison.primaryError = reply.isError();
@@ -457,6 +563,7 @@ void WorkerMirror::onCanaryReply(uint32_t id, const net::StreamWindow& window, u
   Comparison& comparison = comparisons_[id];
   if (settings_ && end - begin <= settings_->maxComparedReplyBytes &&
       window.copy(begin, end, comparison.canary)) {
+    comparison.canaryUs = uv_hrtime() / 1000 - comparison.startedUs;
     comparison.hasCanary = true;
     comparison.canaryError = isError;
   } else {

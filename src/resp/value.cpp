@@ -176,9 +176,14 @@ bool parseValue(std::string_view bytes, Value& out, std::string& error) {
 }
 
 std::string encodeCommand(const std::vector<std::string_view>& args) {
-  std::string out = "*" + std::to_string(args.size()) + "\r\n";
+  std::string out;
+  out += '*';
+  out += std::to_string(args.size());
+  out += "\r\n";
   for (std::string_view arg : args) {
-    out += "$" + std::to_string(arg.size()) + "\r\n";
+    out += '$';
+    out += std::to_string(arg.size());
+    out += "\r\n";
     out.append(arg);
     out += "\r\n";
   }

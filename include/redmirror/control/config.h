@@ -52,6 +52,13 @@ struct ProxyConfig {
   std::string primaryUsername;
   SecretSource primaryPassword;
   size_t maxMirroredCommandBytes = 8 * 1024 * 1024;
+
+  // Diff and reports.
+  bool reportPlainKeys = false;      // --report-keys plain
+  bool reportValues = false;         // --report-values
+  SecretSource reportKeyHashSecret;  // HMAC key for key hashes; random per start if unset
+  size_t writtenKeysFilterBytes = 1 << 20;
+  int64_t ttlToleranceMs = 2000;
 };
 
 class ConfigError : public std::runtime_error {

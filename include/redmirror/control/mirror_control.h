@@ -32,6 +32,11 @@ class MirrorControl {
   virtual void setPaused(bool paused) = 0;
   virtual bool paused() const = 0;
   virtual std::vector<CanaryStatus> canaries() const = 0;
+  // REPORT: the divergence report JSON of one canary, or of all ("" = all, as
+  // {"canaries":[...]}); "" on success with the JSON in `json`, else the reason.
+  virtual std::string report(const std::string& canary, std::string& json) const = 0;
+  // RESET: a new comparison window for one canary or all ("").
+  virtual std::string resetWindow(const std::string& canary) = 0;
 };
 
 }  // namespace redmirror::control

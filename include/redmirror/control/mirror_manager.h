@@ -3,6 +3,7 @@
 // command table learned from the primary. Every change builds a new immutable
 // snapshot and hands it to each worker.
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -34,6 +35,8 @@ class MirrorManager final : public MirrorControl {
   void setPaused(bool paused) override;
   bool paused() const override;
   std::vector<CanaryStatus> canaries() const override;
+  std::string report(const std::string& canary, std::string& json) const override;
+  std::string resetWindow(const std::string& canary) override;
 
   std::shared_ptr<const mirror::MirrorSettings> snapshot() const;
 
@@ -52,6 +55,14 @@ class MirrorManager final : public MirrorControl {
   std::shared_ptr<const mirror::MirrorSettings> current_;
   uint64_t nextId_ = 1;
   std::string commandsSignature_;
+  std::shared_ptr<const diff::Redaction> redaction_;
+  // Per canary id: when its window started and its cumulative mirrored count then.
+  struct Window {
+    int64_t startedMs = 0;
+    uint64_t mirroredBefore = 0;
+    std::map<std::string, uint64_t> skippedBefore;
+  };
+  std::map<uint64_t, Window> windows_;
 };
 
 }  // namespace redmirror::control

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "redmirror/diff/report.h"
 #include "redmirror/mirror/command_table.h"
 #include "redmirror/mirror/sampler.h"
 #include "redmirror/net/uv_util.h"
@@ -30,6 +31,7 @@ namespace redmirror::mirror {
   X(dropped_oversize, "commands too large to keep for mirroring")                      \
   X(dropped_session_closed, "comparisons abandoned: the client left first")            \
   X(protocol_errors, "canary connections closed: the reply stream was not RESP")       \
+  X(skipped_unsampled_keys, "reads not compared: only some of their keys are sampled")  \
   X(auth_failures, "canary connections whose AUTH was refused")                        \
   X(reconnects, "canary connections opened")                                           \
   X(skipped_policy, "commands never mirrored by policy")                               \
@@ -47,8 +49,11 @@ struct CanaryCounters {
 
 // One block per worker: each worker writes only its own.
 struct CanaryCounterSet {
-  explicit CanaryCounterSet(size_t workers) : perWorker(workers) {}
+  explicit CanaryCounterSet(size_t workers) : perWorker(workers), reports(workers) {}
   std::vector<CanaryCounters> perWorker;
+  std::vector<diff::CanaryReport> reports;  // the current comparison window, per worker
+  // RESET bumps the epoch; each worker then forgets the keys it wrote.
+  std::atomic<uint64_t> windowEpoch{0};
 };
 
 struct CanarySettings {
@@ -74,6 +79,9 @@ struct MirrorSettings {
   // Largest command (bytes) kept for mirroring, and largest reply kept for comparison.
   size_t maxMirroredCommandBytes = 8 * 1024 * 1024;
   size_t maxComparedReplyBytes = 8 * 1024 * 1024;
+  size_t writtenKeysFilterBytes = 1 << 20;  // per canary per worker
+  int64_t ttlToleranceMs = 2000;
+  std::shared_ptr<const diff::Redaction> redaction;
 
   bool anyActive() const {
     if (paused) return false;

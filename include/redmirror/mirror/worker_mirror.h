@@ -109,6 +109,13 @@ class WorkerMirror {
     bool primaryError = false;
     bool canaryError = false;
     uint64_t canaryId = 0;
+    uint64_t keyHash = 0;     // of the first key (lost_write vs cold_miss), 0 if keyless
+    uint64_t startedUs = 0;   // when the command was framed
+    uint64_t primaryUs = 0;   // primary latency
+    uint64_t canaryUs = 0;    // canary latency
+    std::string command;      // lowercase name
+    std::string request;      // the command's first bytes, for a divergence sample
+    diff::CompareRules rules;
     std::string primary;
     std::string canary;
   };
@@ -116,9 +123,14 @@ class WorkerMirror {
     uint64_t id = 0;
     std::vector<std::unique_ptr<CanaryLink>> links;
     std::unordered_set<std::string> loadedScripts;  // SHA1s the canary was sent
+    std::unique_ptr<diff::WrittenKeys> written;      // keys mirrored in this window
+    uint64_t epoch = 0;
   };
 
   uint32_t newComparison(uint64_t canaryId);
+  CanaryRuntime* runtimeOf(uint64_t canaryId);
+  void recordSample(Comparison& comparison, const diff::Comparison& result, const resp::Value& primary,
+                    const resp::Value& canary);
   void release(uint32_t id);
   void resolve(uint32_t id);
   CanaryLink* linkFor(const CanarySettings& canary, const SessionMirror& session);
@@ -144,6 +156,7 @@ class WorkerMirror {
   std::vector<uint32_t> freeComparisons_;
   std::vector<uint32_t> keyPositions_;
   std::vector<uint16_t> keySlots_;
+  std::vector<uint64_t> keyHashes_;
   std::string scratch_;
   // Script bodies seen in EVAL / SCRIPT LOAD, by SHA1, so that an EVALSHA can be
   // preceded by a SCRIPT LOAD on a canary that never saw the script. Bounded.

@@ -76,6 +76,17 @@ class FakeMirrorControl : public MirrorControl {
     }
     return "unknown canary '" + name + "'";
   }
+  std::string report(const std::string& canary, std::string& json) const override {
+    if (!canary.empty() && canary != "c1") return "unknown canary '" + canary + "'";
+    json = canary.empty() ? R"({"canaries":[{"canary":"c1"}]})" : R"({"canary":"c1"})";
+    return "";
+  }
+  std::string resetWindow(const std::string& canary) override {
+    if (!canary.empty() && canary != "c1") return "unknown canary '" + canary + "'";
+    resets.push_back(canary);
+    return "";
+  }
+  std::vector<std::string> resets;
   void setPaused(bool paused) override {
     std::lock_guard lock(mutex_);
     paused_ = paused;
@@ -270,10 +281,18 @@ TEST_F(AdminCommandsTest, UnknownCommands) {
   EXPECT_EQ(run({}).substr(0, 1), "-");
 }
 
+TEST_F(AdminCommandsTest, ReportAndReset) {
+  EXPECT_EQ(bulkPayload(run({"REPORT", "c1"})), R"({"canary":"c1"})");
+  EXPECT_EQ(bulkPayload(run({"report"})), R"({"canaries":[{"canary":"c1"}]})");
+  EXPECT_EQ(run({"REPORT", "nope"}), "-ERR unknown canary 'nope'\r\n");
+  EXPECT_EQ(run({"REPORT", "a", "b"}), "-ERR wrong number of arguments for 'report'\r\n");
+  EXPECT_EQ(run({"RESET"}), "+OK\r\n");
+  EXPECT_EQ(run({"reset", "c1"}), "+OK\r\n");
+  EXPECT_EQ(fake_.resets, (std::vector<std::string>{"", "c1"}));
+}
+
 TEST_F(AdminCommandsTest, NotYetAvailableCommands) {
-  EXPECT_EQ(run({"REPORT"}), "-ERR 'REPORT' is not available yet\r\n");
   EXPECT_EQ(run({"verdict", "c1"}), "-ERR 'VERDICT' is not available yet\r\n");
-  EXPECT_EQ(run({"RESET"}), "-ERR 'RESET' is not available yet\r\n");
   EXPECT_EQ(run({"STATS"}), "-ERR 'STATS' is not available yet\r\n");
   EXPECT_EQ(run({"AUDIT", "10"}), "-ERR 'AUDIT' is not available yet\r\n");
 }
@@ -291,7 +310,7 @@ TEST_F(AdminCommandsTest, HelpListsEveryCommand) {
        at = help.find("(not yet available)", at + 1)) {
     ++notYet;
   }
-  EXPECT_EQ(notYet, 5u);
+  EXPECT_EQ(notYet, 3u);  // VERDICT, STATS, AUDIT
   std::map<std::string, std::string> lines;  // usage -> line
   size_t start = 0;
   for (size_t end = help.find('\n'); end != std::string::npos; end = help.find('\n', start)) {
@@ -301,7 +320,8 @@ TEST_F(AdminCommandsTest, HelpListsEveryCommand) {
   }
   ASSERT_EQ(lines.count("MIRROR SET <canary> <percent>"), 1u);
   EXPECT_EQ(lines["MIRROR SET <canary> <percent>"].find("not yet"), std::string::npos);
-  EXPECT_NE(lines["REPORT [<canary>]"].find("(not yet available)"), std::string::npos);
+  EXPECT_EQ(lines["REPORT [<canary>]"].find("(not yet available)"), std::string::npos);
+  EXPECT_NE(lines["VERDICT [<canary>]"].find("(not yet available)"), std::string::npos);
 }
 
 // ---------------------------------------------------------------- AdminServer
