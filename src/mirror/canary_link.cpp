@@ -16,6 +16,9 @@ using proxy::bump;
 constexpr uint64_t kBackoffStartMs = 100;
 constexpr uint64_t kBackoffCapMs = 30000;
 constexpr uint64_t kMinLinkBudget = 256 * 1024;
+// What a command awaiting the canary's reply costs us (its queue entry), so that
+// a canary that reads but never answers also spends the budget.
+constexpr uint64_t kPendingCost = 64;
 // The link never pushes back on sessions: its TcpStream's own watermarks are
 // irrelevant, the byte budget decides.
 constexpr net::WriteLimits kLinkLimits{SIZE_MAX / 2, SIZE_MAX / 4};
@@ -75,9 +78,9 @@ void CanaryLink::onConnected(net::TcpStream& stream, int status) {
     auth.push_back(canary->password);
     writeInternal(resp::encodeCommand(auth));
     pending_.push_back(Pending{Expect::kAuth, 0, uv_now(owner_.loop())});
-  } else {
-    backoffMs_ = 0;
   }
+  // The back-off is reset by the first good reply, not by the connect: a stopped
+  // canary still accepts connections into its backlog.
   owner_.onLinkConnected(canaryId_);
   spdlog::debug("canary {} link {} connected", canary->name, index_);
 }
@@ -92,6 +95,7 @@ void CanaryLink::fail(const char* why, bool timedOut) {
   std::deque<Pending> lost;
   lost.swap(pending_);
   for (const Pending& pending : lost) {
+    if (pending.retry != 0) owner_.dropRetry(pending.retry);
     if (pending.expect == Expect::kAuth || pending.expect == Expect::kInternal) continue;
     if (counters != nullptr) bump(timedOut ? counters->dropped_timeout : counters->dropped_disconnected);
     if (pending.comparison != 0) owner_.onCanaryLost(pending.comparison);
@@ -157,6 +161,11 @@ void CanaryLink::onReply(const resp::ReplyFrame& frame) {
     backoffMs_ = 0;
     return;
   }
+  backoffMs_ = 0;
+  if (pending.retry != 0) {
+    const bool noscript = frame.isError() && frame.top.text.view().starts_with("NOSCRIPT");
+    if (owner_.onScriptReply(pending.retry, noscript, pending.comparison, *this)) return;
+  }
   if (frame.isError() && counters != nullptr) bump(counters->canary_errors);
   if (pending.comparison != 0) {
     owner_.onCanaryReply(pending.comparison, replies_, frame.begin, frame.end, frame.isError());
@@ -188,9 +197,13 @@ void CanaryLink::onWritten(net::TcpStream& stream, size_t bytes) {
   }
 }
 
+bool CanaryLink::overBudget(uint64_t extra) const {
+  return charged_ + pending_.size() * kPendingCost + extra > budget_;
+}
+
 template <typename ForEach>
 SendResult CanaryLink::enqueue(uint64_t bytes, ForEach&& forEach, uint32_t db, int protocol,
-                               Expect expect, uint32_t comparison, uint32_t replies) {
+                               Expect expect, uint32_t comparison, uint32_t replies, uint32_t retry) {
   if (state_ != State::kUp) return SendResult::kDisconnected;
   // Budget: the bytes, plus every chunk the command pins that the previous one
   // did not (a small command can keep a whole 16 KiB read chunk alive).
@@ -200,7 +213,7 @@ SendResult CanaryLink::enqueue(uint64_t bytes, ForEach&& forEach, uint32_t db, i
     if (chunk != last) pinned += chunk->capacity;
     last = chunk;
   });
-  if (charged_ + pinned > budget_) return SendResult::kQueueFull;
+  if (overBudget(pinned)) return SendResult::kQueueFull;
   const uint64_t now = uv_now(owner_.loop());
   if (protocol != protocol_) {
     writeInternal(protocol == 3 ? "*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n" : "*2\r\n$5\r\nHELLO\r\n$1\r\n2\r\n");
@@ -219,19 +232,21 @@ SendResult CanaryLink::enqueue(uint64_t bytes, ForEach&& forEach, uint32_t db, i
   });
   charge(bytes, pinned);
   for (uint32_t i = 0; i < replies; ++i) {
-    pending_.push_back(Pending{expect, i == 0 ? comparison : 0, now});
+    pending_.push_back(Pending{i == 0 ? expect : Expect::kMirrored, i == 0 ? comparison : 0, now,
+                               i == 0 ? retry : 0});
   }
   return SendResult::kSent;
 }
 
 SendResult CanaryLink::send(const net::StreamWindow& window, uint64_t begin, uint64_t end, uint32_t db,
-                            int protocol, uint32_t comparison) {
+                            int protocol, uint32_t comparison, uint32_t retry) {
   return enqueue(
       end - begin, [&](auto&& visit) { window.forEach(begin, end, visit); }, db, protocol,
-      comparison != 0 ? Expect::kCompared : Expect::kMirrored, comparison, 1);
+      comparison != 0 ? Expect::kCompared : Expect::kMirrored, comparison, 1, retry);
 }
 
-SendResult CanaryLink::sendHeld(const std::vector<net::Slice>& bytes, uint32_t db, int protocol) {
+SendResult CanaryLink::sendHeld(const std::vector<net::Slice>& bytes, uint32_t db, int protocol,
+                                uint32_t comparison) {
   uint64_t total = 0;
   for (const net::Slice& slice : bytes) total += slice.size();
   return enqueue(
@@ -239,15 +254,17 @@ SendResult CanaryLink::sendHeld(const std::vector<net::Slice>& bytes, uint32_t d
       [&](auto&& visit) {
         for (const net::Slice& slice : bytes) visit(slice.chunk(), slice.offset(), slice.size());
       },
-      db, protocol, Expect::kMirrored, 0, 1);
+      db, protocol, comparison != 0 ? Expect::kCompared : Expect::kMirrored, comparison, 1, 0);
 }
 
-SendResult CanaryLink::sendOwned(std::string_view bytes, uint32_t db, int protocol, uint32_t replies) {
+SendResult CanaryLink::sendOwned(std::string_view bytes, uint32_t db, int protocol, uint32_t replies,
+                                 uint32_t comparison) {
   if (state_ != State::kUp) return SendResult::kDisconnected;
-  if (charged_ + bytes.size() > budget_) return SendResult::kQueueFull;
+  if (overBudget(bytes.size())) return SendResult::kQueueFull;
   // Owned bytes are copied into the stream's own chunk: nothing else is pinned.
   SendResult result = enqueue(
-      0, [](auto&&) {}, db, protocol, Expect::kMirrored, 0, replies);
+      0, [](auto&&) {}, db, protocol, comparison != 0 ? Expect::kCompared : Expect::kMirrored, comparison,
+      replies, 0);
   if (result == SendResult::kSent) writeInternal(bytes);
   return result;
 }
@@ -283,6 +300,7 @@ void CanaryLink::shutdown() {
   }
   for (const Pending& pending : pending_) {
     if (pending.comparison != 0) owner_.onCanaryLost(pending.comparison);
+    if (pending.retry != 0) owner_.dropRetry(pending.retry);
   }
   pending_.clear();
   state_ = State::kShutdown;

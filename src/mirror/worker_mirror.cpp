@@ -62,6 +62,38 @@ bool isScriptBroadcast(const resp::CommandFrame& frame) {
 constexpr size_t kMaxScriptBytes = 16 * 1024 * 1024;
 // Bytes of a compared command kept to render it in a divergence sample.
 constexpr uint64_t kSampleRequestBytes = 1024;
+// Bookkeeping of one comparison, counted against the canary's budget.
+constexpr uint64_t kComparisonCost = 256;
+
+bool equalsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Position of XADD's ID argument when the server picks it ("*" or "<ms>-*"),
+// else 0: XADD key [NOMKSTREAM] [MAXLEN|MINID [=|~] threshold [LIMIT count]] id ...
+size_t xaddIdPosition(ArgReader& args) {
+  uint32_t i = 2;
+  std::string_view arg;
+  while (args.arg(i, arg)) {
+    if (equalsIgnoreCase(arg, "nomkstream")) {
+      ++i;
+    } else if (equalsIgnoreCase(arg, "maxlen") || equalsIgnoreCase(arg, "minid")) {
+      ++i;
+      if (args.arg(i, arg) && (arg == "=" || arg == "~")) ++i;
+      ++i;  // threshold
+      if (args.arg(i, arg) && equalsIgnoreCase(arg, "limit")) i += 2;
+    } else {
+      return !arg.empty() && arg.back() == '*' ? i : 0;
+    }
+  }
+  return 0;
+}
 
 std::string sha1Hex(std::string_view body) {
   unsigned char digest[EVP_MAX_MD_SIZE];
@@ -191,6 +223,11 @@ void WorkerMirror::release(uint32_t id) {
   Comparison& comparison = comparisons_[id];
   if (--comparison.refs > 0) return;
   resolve(id);
+  if (comparison.charged != 0) {
+    if (auto runtime = runtimes_.find(comparison.canaryId); runtime != runtimes_.end()) {
+      runtime->second.comparisonBytes -= std::min(runtime->second.comparisonBytes, comparison.charged);
+    }
+  }
   comparison = Comparison{};  // frees the copies
   freeComparisons_.push_back(id);
 }
@@ -283,16 +320,28 @@ void WorkerMirror::onCommand(SessionMirror& session, const resp::CommandFrame& f
   if (!active_) return;
   const MirrorSettings& settings = *settings_;
   const resp::Capture& name = frame.captured[0];
+  if (session.inMulti && !name.is("exec") && !name.is("discard") && !name.is("multi")) {
+    ++session.transactionCount;
+  }
   if (!name.complete) return;
 
   // Connection state the canary links replay: the database and transactions.
   if (name.is("select")) {
     uint32_t db = 0;
-    if (frame.argc == 2 && parseDb(frame.captured[1], db)) session.db = db;
+    if (frame.argc == 2 && parseDb(frame.captured[1], db)) {
+      if (session.inMulti) {
+        session.transactionDb = db;  // runs at EXEC, if the primary commits
+      } else {
+        session.db = db;
+        session.dbFromTransaction = false;
+      }
+    }
     return;
   }
   if (name.is("multi")) {
     session.inMulti = true;
+    session.transactionCount = 0;
+    session.transactionDb = session.db;
     session.transaction.clear();
     return;
   }
@@ -302,14 +351,22 @@ void WorkerMirror::onCommand(SessionMirror& session, const resp::CommandFrame& f
     return;
   }
   if (name.is("exec")) {
-    if (session.inMulti && pending != nullptr && !session.transaction.empty()) {
+    const bool selects = session.inMulti && session.transactionDb != session.db;
+    if (session.inMulti && pending != nullptr && (!session.transaction.empty() || selects)) {
       Effect effect;
       effect.kind = Effect::Kind::kExec;
       effect.held = std::move(session.transaction);
-      effect.db = session.db;
+      effect.dbBefore = session.db;
+      effect.db = session.transactionDb;
       effect.protocol = protocol;
       session.effects.push_back(std::move(effect));
       pending->effect = true;
+      if (selects) {
+        // Optimistic: most transactions commit. Commands held behind this EXEC
+        // get the database fixed if the primary aborts it.
+        session.db = session.transactionDb;
+        session.dbFromTransaction = true;
+      }
     }
     session.inMulti = false;
     session.transaction.clear();
@@ -325,18 +382,19 @@ void WorkerMirror::onCommand(SessionMirror& session, const resp::CommandFrame& f
     }
     return;
   }
+  FrameArgs args(frame, window, scratch_);
   if (info->isBlocking() && !session.inMulti) {
     // Mirrored as its non-blocking effect once the primary answers (and not at
     // all if it timed out). Other blocking commands are not mirrored.
     if (pending == nullptr || !isBlockingPop(info->name)) return;
     Effect effect;
     effect.kind = Effect::Kind::kBlockingPop;
-    FrameArgs args(frame, window, scratch_);
     for (uint32_t i = 0; i < frame.argc; ++i) {
       std::string_view arg;
       if (!args.arg(i, arg)) return;
       effect.args.emplace_back(arg);
     }
+    effect.args[0] = info->name;  // lowercase, whatever the client sent
     effect.db = session.db;
     effect.protocol = protocol;
     session.effects.push_back(std::move(effect));
@@ -347,7 +405,6 @@ void WorkerMirror::onCommand(SessionMirror& session, const resp::CommandFrame& f
   // Slots of the keys, computed once for every canary.
   keySlots_.clear();
   keyHashes_.clear();
-  FrameArgs args(frame, window, scratch_);
   if (!broadcast && !info->wholeKeyspace) {
     keyPositions_.clear();
     if (!findKeys(*info, args, keyPositions_)) return;
@@ -359,13 +416,18 @@ void WorkerMirror::onCommand(SessionMirror& session, const resp::CommandFrame& f
     }
   }
 
+  // Commands whose effect is only known from the primary's reply.
+  const size_t xaddId = name.is("xadd") ? xaddIdPosition(args) : 0;
+  const bool isXadd = xaddId != 0 && !session.inMulti && pending != nullptr;
   const bool isSpop = name.is("spop") && !session.inMulti && pending != nullptr;
   const bool comparable = !session.inMulti && pending != nullptr && info->policy != Policy::kNever;
   const bool write = info->isWrite() || broadcast;
-  HeldCommand* held = nullptr;
-  Effect* spop = nullptr;
+  HeldCommand* held = nullptr;      // the transaction member, once built
+  HeldCommand* deferred = nullptr;  // held behind an effect, once built
+  Effect* effect = nullptr;
   for (const CanarySettings& canary : settings.canaries) {
     if (canary.percentHundredths == 0) continue;
+    CanaryCounters& counters = canary.counters->perWorker[workerIndex_];
     bool any = false;
     bool all = true;
     if (broadcast || info->wholeKeyspace) {
@@ -381,42 +443,56 @@ void WorkerMirror::onCommand(SessionMirror& session, const resp::CommandFrame& f
       }
     }
     if (!(write ? any : all)) {
-      if (any && !write) bump(canary.counters->perWorker[workerIndex_].skipped_unsampled_keys);
+      if (any && !write) bump(counters.skipped_unsampled_keys);
       continue;
     }
 
-    if (isSpop) {
-      if (spop == nullptr) {
+    if (isSpop || isXadd) {
+      if (effect == nullptr) {
         session.effects.emplace_back();
-        spop = &session.effects.back();
-        spop->kind = Effect::Kind::kSpop;
-        for (uint32_t i = 0; i < frame.argc && i < 2; ++i) {
+        effect = &session.effects.back();
+        effect->kind = isSpop ? Effect::Kind::kSpop : Effect::Kind::kXadd;
+        for (uint32_t i = 0; i < frame.argc; ++i) {
           std::string_view arg;
           if (!args.arg(i, arg)) break;
-          spop->args.emplace_back(arg);
+          effect->args.emplace_back(arg);
         }
-        spop->db = session.db;
-        spop->protocol = protocol;
+        effect->idIndex = xaddId;
+        effect->db = session.db;
+        effect->protocol = protocol;
         pending->effect = true;
       }
-      spop->canaries.push_back(canary.id);
+      effect->canaries.push_back(canary.id);
+      if (CanaryRuntime* runtime = runtimeOf(canary.id)) {
+        for (uint64_t hash : keyHashes_) runtime->written->insert(hash);
+      }
       continue;
     }
     if (session.inMulti) {
       if (held == nullptr) {
         session.transaction.emplace_back();
         held = &session.transaction.back();
-        held->db = session.db;
+        held->db = session.transactionDb;
         if (!window.forEach(frame.begin, frame.end, [held](net::Chunk* chunk, uint32_t offset,
                                                            uint32_t length) {
               held->bytes.emplace_back(chunk, offset, length);
             })) {
           session.transaction.pop_back();
-          if (CanaryCounters* c = counters(canary.id)) bump(c->dropped_oversize);
+          bump(counters.dropped_oversize);
           return;
+        }
+        if (xaddId != 0) {
+          for (uint32_t i = 0; i < frame.argc; ++i) {
+            std::string_view arg;
+            if (!args.arg(i, arg)) break;
+            held->rewriteArgs.emplace_back(arg);
+          }
+          held->idIndex = xaddId;
+          held->replyIndex = session.transactionCount - 1;
         }
       }
       held->canaries.push_back(canary.id);
+      held->comparisons.push_back(0);
       continue;
     }
     prepareScripts(canary, session, frame, args, protocol);
@@ -436,13 +512,173 @@ void WorkerMirror::onCommand(SessionMirror& session, const resp::CommandFrame& f
       } else {
         window.copy(frame.begin, std::min<uint64_t>(frame.end, frame.begin + kSampleRequestBytes), record.request);
       }
-      record.next = pending->comparison;
-      if (pending->comparison == 0) ++session.outstanding;
-      pending->comparison = comparison;
+      if (!charge(record, kComparisonCost + record.request.size())) {
+        // Replies kept for this canary already fill its budget: mirror, do not compare.
+        bump(counters.dropped_queue_full);
+        record.lost = true;
+        release(comparison);  // the session side
+        release(comparison);  // the link side
+        comparison = 0;
+      } else {
+        record.next = pending->comparison;
+        if (pending->comparison == 0) ++session.outstanding;
+        pending->comparison = comparison;
+      }
     }
-    mirrorNow(canary, session, window, frame, protocol, comparison);
+    const uint32_t retry = scriptRetry(canary, session, frame, args, protocol);
+    dispatch(canary, session, window, frame, protocol, comparison, retry, deferred);
   }
 }
+
+void WorkerMirror::dispatch(const CanarySettings& canary, SessionMirror& session,
+                            const net::StreamWindow& window, const resp::CommandFrame& frame, int protocol,
+                            uint32_t comparison, uint32_t retry, HeldCommand*& deferred) {
+  CanaryCounters& counters = canary.counters->perWorker[workerIndex_];
+  if (frame.end - frame.begin > settings_->maxMirroredCommandBytes) {
+    bump(counters.dropped_oversize);
+    if (comparison != 0) onCanaryLost(comparison);
+    if (retry != 0) dropRetry(retry);
+    return;
+  }
+  const CommandInfo* info = settings_->commands->find(frame.name());
+  const bool write = info != nullptr && info->isWrite();
+  if (!session.effects.empty()) {
+    // An effect ahead of this command is still waiting for the primary: keep
+    // the session's order on the canary by holding this one behind it.
+    if (retry != 0) dropRetry(retry);
+    if (deferred == nullptr) {
+      session.effects.back().after.emplace_back();
+      deferred = &session.effects.back().after.back();
+      deferred->db = session.db;
+      deferred->dbFromTransaction = session.dbFromTransaction;
+      if (!window.forEach(frame.begin, frame.end, [deferred](net::Chunk* chunk, uint32_t offset,
+                                                             uint32_t length) {
+            deferred->bytes.emplace_back(chunk, offset, length);
+          })) {
+        session.effects.back().after.pop_back();
+        deferred = nullptr;
+        bump(counters.dropped_oversize);
+        if (comparison != 0) onCanaryLost(comparison);
+        return;
+      }
+    }
+    deferred->canaries.push_back(canary.id);
+    deferred->comparisons.push_back(comparison);
+    if (write) {
+      if (CanaryRuntime* runtime = runtimeOf(canary.id)) {
+        for (uint64_t hash : keyHashes_) runtime->written->insert(hash);
+      }
+    }
+    return;
+  }
+  CanaryLink* link = linkFor(canary, session);
+  const SendResult result = link == nullptr
+                                ? SendResult::kDisconnected
+                                : link->send(window, frame.begin, frame.end, session.db, protocol, comparison, retry);
+  if (result == SendResult::kSent) {
+    bump(counters.mirrored);
+    if (write) {
+      if (CanaryRuntime* runtime = runtimeOf(canary.id)) {
+        for (uint64_t hash : keyHashes_) runtime->written->insert(hash);
+      }
+    }
+    return;
+  }
+  bump(result == SendResult::kQueueFull ? counters.dropped_queue_full : counters.dropped_disconnected);
+  // Not sent: the link side of the comparison will never answer.
+  if (comparison != 0) onCanaryLost(comparison);
+  if (retry != 0) dropRetry(retry);
+}
+
+void WorkerMirror::sendHeld(SessionMirror& session, const HeldCommand& held, bool transactionAborted,
+                            uint32_t dbBefore, int protocol) {
+  const uint32_t db = transactionAborted && held.dbFromTransaction ? dbBefore : held.db;
+  for (size_t i = 0; i < held.canaries.size(); ++i) {
+    const uint32_t comparison = i < held.comparisons.size() ? held.comparisons[i] : 0;
+    const CanarySettings* canary = this->canary(held.canaries[i]);
+    CanaryLink* link = canary == nullptr ? nullptr : linkFor(*canary, session);
+    const SendResult result =
+        link == nullptr ? SendResult::kDisconnected : link->sendHeld(held.bytes, db, protocol, comparison);
+    if (CanaryCounters* counters = this->counters(held.canaries[i])) {
+      if (result == SendResult::kSent) {
+        bump(counters->mirrored);
+      } else {
+        bump(result == SendResult::kQueueFull ? counters->dropped_queue_full : counters->dropped_disconnected);
+      }
+    }
+    if (result != SendResult::kSent && comparison != 0) onCanaryLost(comparison);
+  }
+}
+
+void WorkerMirror::loseHeld(const HeldCommand& held) {
+  for (uint32_t comparison : held.comparisons) {
+    if (comparison != 0) onCanaryLost(comparison);
+  }
+}
+
+bool WorkerMirror::charge(Comparison& comparison, uint64_t bytes) {
+  const CanarySettings* settings = canary(comparison.canaryId);
+  CanaryRuntime* runtime = runtimeOf(comparison.canaryId);
+  if (settings == nullptr || runtime == nullptr) return false;
+  if (runtime->comparisonBytes + bytes > comparisonBudget(*settings)) return false;
+  runtime->comparisonBytes += bytes;
+  comparison.charged += bytes;
+  return true;
+}
+
+uint64_t WorkerMirror::comparisonBudget(const CanarySettings& canary) const {
+  // Half of the canary's byte budget, shared by the workers, for replies kept
+  // while the other side has not answered (a stopped canary must not grow us).
+  return canary.queueBudgetBytes / 2 / std::max<size_t>(1, workers());
+}
+
+uint32_t WorkerMirror::scriptRetry(const CanarySettings& canary, const SessionMirror& session,
+                                   const resp::CommandFrame& frame, ArgReader& args, int protocol) {
+  const resp::Capture& name = frame.captured[0];
+  const bool readOnly = name.is("evalsha_ro");
+  if (!name.is("evalsha") && !readOnly) return 0;
+  std::string_view arg;
+  if (!args.arg(1, arg)) return 0;
+  std::string sha(arg);
+  for (char& c : sha) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  auto known = scripts_.find(sha);
+  if (known == scripts_.end()) return 0;
+  // EVALSHA sha numkeys ... -> EVAL body numkeys ...
+  std::vector<std::string> copies;
+  copies.reserve(frame.argc);
+  for (uint32_t i = 2; i < frame.argc; ++i) {
+    if (!args.arg(i, arg)) return 0;
+    copies.emplace_back(arg);
+  }
+  std::vector<std::string_view> eval{readOnly ? "EVAL_RO" : "EVAL", known->second};
+  for (const std::string& copy : copies) eval.push_back(copy);
+  const uint32_t id = nextRetry_++;
+  if (nextRetry_ == 0) nextRetry_ = 1;
+  retries_[id] = ScriptRetry{resp::encodeCommand(eval), std::move(sha), canary.id, session.db, protocol};
+  return id;
+}
+
+bool WorkerMirror::onScriptReply(uint32_t retry, bool noscript, uint32_t comparison, CanaryLink& link) {
+  auto found = retries_.find(retry);
+  if (found == retries_.end()) return false;
+  ScriptRetry record = std::move(found->second);
+  retries_.erase(found);
+  if (!noscript) return false;
+  // The canary lost the script (restart, SCRIPT FLUSH): run it by body; the
+  // comparison follows the resent command.
+  if (auto runtime = runtimes_.find(record.canaryId); runtime != runtimes_.end()) {
+    runtime->second.loadedScripts.erase(record.sha);
+  }
+  const SendResult result = link.sendOwned(record.eval, record.db, record.protocol, 1, comparison);
+  if (result != SendResult::kSent) {
+    if (comparison != 0) onCanaryLost(comparison);
+  } else if (CanaryCounters* counters = this->counters(record.canaryId)) {
+    bump(counters->effects_mirrored);
+  }
+  return true;
+}
+
+void WorkerMirror::dropRetry(uint32_t retry) { retries_.erase(retry); }
 
 void WorkerMirror::prepareScripts(const CanarySettings& canary, const SessionMirror& session,
                                   const resp::CommandFrame& frame, ArgReader& args, int protocol) {
@@ -481,34 +717,6 @@ void WorkerMirror::onLinkConnected(uint64_t canaryId) {
   if (found != runtimes_.end()) found->second.loadedScripts.clear();
 }
 
-void WorkerMirror::mirrorNow(const CanarySettings& canary, SessionMirror& session,
-                             const net::StreamWindow& window, const resp::CommandFrame& frame,
-                             int protocol, uint32_t comparison) {
-  CanaryCounters* counters = this->counters(canary.id);
-  CanaryLink* link = linkFor(canary, session);
-  SendResult result = SendResult::kDisconnected;
-  if (frame.end - frame.begin > settings_->maxMirroredCommandBytes) {
-    if (counters != nullptr) bump(counters->dropped_oversize);
-  } else if (link != nullptr) {
-    result = link->send(window, frame.begin, frame.end, session.db, protocol, comparison);
-    if (result == SendResult::kSent) {
-      if (counters != nullptr) bump(counters->mirrored);
-      if (const CommandInfo* info = settings_->commands->find(frame.name()); info != nullptr && info->isWrite()) {
-        if (CanaryRuntime* runtime = runtimeOf(canary.id)) {
-          for (uint64_t hash : keyHashes_) runtime->written->insert(hash);
-        }
-      }
-      return;
-    }
-    if (counters != nullptr) {
-      bump(result == SendResult::kQueueFull ? counters->dropped_queue_full
-                                            : counters->dropped_disconnected);
-    }
-  }
-  // Not sent: the link side of the comparison will never answer.
-  if (comparison != 0) onCanaryLost(comparison);
-}
-
 void WorkerMirror::onReply(SessionMirror& session, const proxy::PendingCommand& pending,
                            const resp::ReplyFrame& reply, const net::StreamWindow& window) {
   if (pending.comparison != 0) {
@@ -518,14 +726,14 @@ void WorkerMirror::onReply(SessionMirror& session, const proxy::PendingCommand& 
     for (uint32_t id = pending.comparison; id != 0;) {
       Comparison& comparison = comparisons_[id];
       const uint32_t next = comparison.next;
-      if (kept) {
+      if (kept && charge(comparison, bytes.size())) {
         comparison.primaryUs = uv_hrtime() / 1000 - comparison.startedUs;
         comparison.hasPrimary = true;
         comparison.primary = bytes;
         comparison.primaryError = reply.isError();
       } else {
         comparison.lost = true;
-        if (CanaryCounters* c = counters(comparison.canaryId)) bump(c->dropped_oversize);
+        if (CanaryCounters* c = counters(comparison.canaryId)) bump(kept ? c->dropped_queue_full : c->dropped_oversize);
       }
       release(id);
       id = next;
@@ -535,7 +743,13 @@ void WorkerMirror::onReply(SessionMirror& session, const proxy::PendingCommand& 
   if (pending.effect && !session.effects.empty()) {
     Effect effect = std::move(session.effects.front());
     session.effects.pop_front();
-    runEffect(session, effect, reply, window);
+    const bool aborted = runEffect(session, effect, reply, window);
+    if (aborted && session.dbFromTransaction && session.effects.empty()) {
+      session.db = effect.dbBefore;
+      session.dbFromTransaction = false;
+    }
+    // The session's commands that waited behind this effect, in order.
+    for (const HeldCommand& held : effect.after) sendHeld(session, held, aborted, effect.dbBefore, effect.protocol);
   }
 }
 
@@ -549,10 +763,16 @@ void WorkerMirror::abandon(SessionMirror& session, const proxy::PendingCommand& 
     id = next;
   }
   if (pending.comparison != 0 && session.outstanding > 0) --session.outstanding;
-  if (pending.effect && !session.effects.empty()) session.effects.pop_front();
+  if (pending.effect && !session.effects.empty()) {
+    for (const HeldCommand& held : session.effects.front().after) loseHeld(held);
+    session.effects.pop_front();
+  }
 }
 
 void WorkerMirror::sessionClosed(SessionMirror& session) {
+  for (const Effect& effect : session.effects) {
+    for (const HeldCommand& held : effect.after) loseHeld(held);
+  }
   session.transaction.clear();
   session.effects.clear();
   session.inMulti = false;
@@ -561,7 +781,7 @@ void WorkerMirror::sessionClosed(SessionMirror& session) {
 void WorkerMirror::onCanaryReply(uint32_t id, const net::StreamWindow& window, uint64_t begin,
                                  uint64_t end, bool isError) {
   Comparison& comparison = comparisons_[id];
-  if (settings_ && end - begin <= settings_->maxComparedReplyBytes &&
+  if (settings_ && end - begin <= settings_->maxComparedReplyBytes && charge(comparison, end - begin) &&
       window.copy(begin, end, comparison.canary)) {
     comparison.canaryUs = uv_hrtime() / 1000 - comparison.startedUs;
     comparison.hasCanary = true;
@@ -592,12 +812,23 @@ void WorkerMirror::sendOwned(const CanarySettings& canary, const SessionMirror& 
   }
 }
 
-void WorkerMirror::runEffect(SessionMirror& session, Effect& effect, const resp::ReplyFrame& reply,
+bool WorkerMirror::runEffect(SessionMirror& session, Effect& effect, const resp::ReplyFrame& reply,
                              const net::StreamWindow& window) {
-  if (!settings_ || reply.isError()) return;
+  if (!settings_) return false;
+  if (reply.isError()) return effect.kind == Effect::Kind::kExec;  // EXECABORT
   const MirrorSettings& settings = *settings_;
   if (effect.kind == Effect::Kind::kExec) {
     const bool committed = reply.top.type == '*' && !reply.top.isNull;
+    // Members whose effect is in the EXEC reply (XADD *): parse it once.
+    resp::Value results;
+    bool haveResults = false;
+    for (const HeldCommand& held : effect.held) {
+      if (!held.rewriteArgs.empty() && committed && !haveResults) {
+        std::string bytes;
+        std::string error;
+        haveResults = window.copy(reply.begin, reply.end, bytes) && resp::parseValue(bytes, results, error);
+      }
+    }
     for (const CanarySettings& canary : settings.canaries) {
       CanaryCounters* counters = this->counters(canary.id);
       std::vector<const HeldCommand*> members;
@@ -620,13 +851,22 @@ void WorkerMirror::runEffect(SessionMirror& session, Effect& effect, const resp:
         continue;
       }
       for (const HeldCommand* held : members) {
-        link->sendHeld(held->bytes, held->db, effect.protocol);
+        if (held->rewriteArgs.empty()) {
+          link->sendHeld(held->bytes, held->db, effect.protocol, 0);
+          continue;
+        }
+        std::vector<std::string_view> rebuilt(held->rewriteArgs.begin(), held->rewriteArgs.end());
+        if (haveResults && held->replyIndex < results.elements.size() &&
+            results.elements[held->replyIndex].type == '$' && held->idIndex < rebuilt.size()) {
+          rebuilt[held->idIndex] = results.elements[held->replyIndex].text;
+        }
+        link->sendOwned(resp::encodeCommand(rebuilt), held->db, effect.protocol, 1);
       }
       link->sendOwned("*1\r\n$4\r\nEXEC\r\n", members.back()->db, effect.protocol, 1);
       bump(counters->transactions_mirrored);
       proxy::bump(counters->mirrored, members.size());
     }
-    return;
+    return !committed;
   }
 
   std::string bytes;
@@ -634,7 +874,7 @@ void WorkerMirror::runEffect(SessionMirror& session, Effect& effect, const resp:
   std::string error;
   if (reply.end - reply.begin > settings.maxComparedReplyBytes || !window.copy(reply.begin, reply.end, bytes) ||
       !resp::parseValue(bytes, value, error) || value.isNull) {
-    return;  // nothing popped (timed out), or too large to rebuild
+    return false;  // nothing popped (timed out), or too large to rebuild
   }
   const std::vector<std::string>& args = effect.args;
   std::vector<std::string_view> command;
@@ -642,22 +882,36 @@ void WorkerMirror::runEffect(SessionMirror& session, Effect& effect, const resp:
   std::string countText;
   const std::string_view name = args.empty() ? std::string_view() : std::string_view(args[0]);
 
-  if (effect.kind == Effect::Kind::kSpop) {
-    if (args.size() < 2) return;
-    command = {"SREM", args[1]};
-    if (value.type == '$') {
-      command.push_back(value.text);
-    } else if (value.isAggregate()) {
-      for (const resp::Value& member : value.elements) command.push_back(member.text);
-    }
-    if (command.size() < 3) return;
+  if (effect.kind == Effect::Kind::kXadd) {
+    // The ID the primary chose, so that both streams hold the same entries.
+    if (value.type != '$' || effect.idIndex == 0 || effect.idIndex >= args.size()) return false;
+    command.assign(args.begin(), args.end());
+    command[0] = "XADD";
+    command[effect.idIndex] = value.text;
     const std::string encoded = resp::encodeCommand(command);
     for (uint64_t id : effect.canaries) {
       if (const CanarySettings* canary = this->canary(id)) {
         sendOwned(*canary, session, encoded, effect.db, effect.protocol, 1);
       }
     }
-    return;
+    return false;
+  }
+  if (effect.kind == Effect::Kind::kSpop) {
+    if (args.size() < 2) return false;
+    command = {"SREM", args[1]};
+    if (value.type == '$') {
+      command.push_back(value.text);
+    } else if (value.isAggregate()) {
+      for (const resp::Value& member : value.elements) command.push_back(member.text);
+    }
+    if (command.size() < 3) return false;
+    const std::string encoded = resp::encodeCommand(command);
+    for (uint64_t id : effect.canaries) {
+      if (const CanarySettings* canary = this->canary(id)) {
+        sendOwned(*canary, session, encoded, effect.db, effect.protocol, 1);
+      }
+    }
+    return false;
   }
 
   // Blocking pops: the non-blocking command with the same effect, as Redis's
@@ -682,10 +936,12 @@ void WorkerMirror::runEffect(SessionMirror& session, Effect& effect, const resp:
     const std::string& key = value.elements[0].text;
     keys = {key};
     if (name == "blmpop") {
-      bool left = false;
-      for (const std::string& arg : args) {
-        if (arg.size() == 4 && (arg[0] == 'l' || arg[0] == 'L')) left = true;
-      }
+      // BLMPOP timeout numkeys key... LEFT|RIGHT [COUNT n]
+      size_t numkeys = 0;
+      std::from_chars(args.size() > 2 ? args[2].data() : nullptr,
+                      args.size() > 2 ? args[2].data() + args[2].size() : nullptr, numkeys);
+      const size_t where = 3 + numkeys;
+      const bool left = where < args.size() && equalsIgnoreCase(args[where], "left");
       countText = std::to_string(popped.elements.size());
       command = {left ? "LPOP" : "RPOP", key, countText};
     } else {
@@ -694,10 +950,10 @@ void WorkerMirror::runEffect(SessionMirror& session, Effect& effect, const resp:
       for (const resp::Value& pair : popped.elements) {
         if (pair.isAggregate() && !pair.elements.empty()) command.push_back(pair.elements[0].text);
       }
-      if (command.size() < 3) return;
+      if (command.size() < 3) return false;
     }
   } else {
-    return;
+    return false;
   }
   const std::string encoded = resp::encodeCommand(command);
   for (const CanarySettings& canary : settings.canaries) {
@@ -708,6 +964,7 @@ void WorkerMirror::runEffect(SessionMirror& session, Effect& effect, const resp:
     }
     if (any) sendOwned(canary, session, encoded, effect.db, effect.protocol, 1);
   }
+  return false;
 }
 
 void WorkerMirror::sweep(uint64_t now) {

@@ -34,12 +34,15 @@ class CanaryLink final : private net::TcpStream::Events, private resp::ReplySink
 
   // Queues the bytes [begin, end) of `window` (by reference) as one command.
   // `comparison` is 0 or the id of the comparison awaiting this reply.
+  // `retry` is 0 or a script retry (EVALSHA that may get NOSCRIPT).
   SendResult send(const net::StreamWindow& window, uint64_t begin, uint64_t end, uint32_t db,
-                  int protocol, uint32_t comparison);
-  // Queues a held command (a transaction's member), by reference.
-  SendResult sendHeld(const std::vector<net::Slice>& bytes, uint32_t db, int protocol);
-  // Queues bytes the proxy built (effects, transaction brackets), `replies` replies expected.
-  SendResult sendOwned(std::string_view bytes, uint32_t db, int protocol, uint32_t replies);
+                  int protocol, uint32_t comparison, uint32_t retry = 0);
+  // Queues a held command (a transaction's member, or one held behind an effect), by reference.
+  SendResult sendHeld(const std::vector<net::Slice>& bytes, uint32_t db, int protocol, uint32_t comparison);
+  // Queues bytes the proxy built (effects, transaction brackets), `replies` replies
+  // expected; the first carries `comparison` (0: none).
+  SendResult sendOwned(std::string_view bytes, uint32_t db, int protocol, uint32_t replies,
+                       uint32_t comparison = 0);
 
   bool up() const { return state_ == State::kUp; }
   // Timeouts, reconnect back-off, freeing closed connections.
@@ -55,6 +58,7 @@ class CanaryLink final : private net::TcpStream::Events, private resp::ReplySink
     Expect expect;
     uint32_t comparison;
     uint64_t sentAtMs;
+    uint32_t retry = 0;
   };
   struct Charge {
     uint64_t bytes;   // bytes of the stream this entry covers
@@ -71,7 +75,8 @@ class CanaryLink final : private net::TcpStream::Events, private resp::ReplySink
 
   template <typename ForEach>
   SendResult enqueue(uint64_t bytes, ForEach&& forEach, uint32_t db, int protocol, Expect expect,
-                     uint32_t comparison, uint32_t replies);
+                     uint32_t comparison, uint32_t replies, uint32_t retry);
+  bool overBudget(uint64_t extra) const;
   void connect();
   void fail(const char* why, bool countTimeout);
   bool prepare(uint32_t db, int protocol, uint64_t extraBytes);

@@ -27,29 +27,44 @@
 
 namespace redmirror::mirror {
 
-// A command kept by reference until it can be mirrored (inside MULTI).
+// A command kept by reference until it can be mirrored: inside MULTI until the
+// primary commits, or behind an effect still waiting for the primary's reply
+// (so that the canary sees the session's commands in the session's order).
 struct HeldCommand {
   std::vector<net::Slice> bytes;
-  std::vector<uint64_t> canaries;  // ids of the canaries it goes to
+  std::vector<uint64_t> canaries;     // ids of the canaries it goes to
+  std::vector<uint32_t> comparisons;  // per canary: comparison awaiting its reply, or 0
   uint32_t db = 0;
+  bool dbFromTransaction = false;     // db set by a SELECT inside a MULTI not yet committed
+  // XADD with a server-chosen ID inside MULTI: rebuilt with the ID found at
+  // `replyIndex` of the EXEC reply.
+  std::vector<std::string> rewriteArgs;
+  size_t idIndex = 0;
+  size_t replyIndex = 0;
 };
 
 // Work to do when the primary's reply to a command arrives.
 struct Effect {
-  enum class Kind : uint8_t { kSpop, kBlockingPop, kExec };
+  enum class Kind : uint8_t { kSpop, kBlockingPop, kExec, kXadd };
   Kind kind = Kind::kSpop;
-  std::vector<std::string> args;   // the command's arguments (kSpop, kBlockingPop)
+  std::vector<std::string> args;   // the command's arguments, args[0] lowercase
   std::vector<HeldCommand> held;   // the transaction (kExec)
-  std::vector<uint64_t> canaries;  // kSpop: ids of the canaries sampled for the key
+  std::vector<uint64_t> canaries;  // kSpop, kXadd: ids of the canaries sampled for the key
   uint32_t db = 0;
+  uint32_t dbBefore = 0;           // kExec: the session's database before MULTI
+  size_t idIndex = 0;              // kXadd: position of the "*" ID to replace
   int protocol = 2;
+  std::vector<HeldCommand> after;  // commands of the session that came after this one
 };
 
 // Mirroring state of one client session, owned by the session.
 struct SessionMirror {
   uint32_t serial = 0;  // picks the session's link to each canary
   uint32_t db = 0;
+  bool dbFromTransaction = false;  // `db` comes from a committed-if-all-goes-well MULTI
   bool inMulti = false;
+  uint32_t transactionDb = 0;      // SELECT inside MULTI takes effect at EXEC
+  uint32_t transactionCount = 0;   // commands queued since MULTI (their EXEC reply positions)
   std::vector<HeldCommand> transaction;
   std::deque<Effect> effects;  // in the order their replies will come
   uint32_t outstanding = 0;    // pending commands carrying comparisons
@@ -84,6 +99,10 @@ class WorkerMirror {
   void onCanaryLost(uint32_t comparison);
   // A link to the canary (re)connected: it may have restarted and lost its scripts.
   void onLinkConnected(uint64_t canaryId);
+  // The reply to an EVALSHA that carries a retry: returns true when it was
+  // NOSCRIPT and the command was resent as EVAL on `link` (the reply is consumed).
+  bool onScriptReply(uint32_t retry, bool noscript, uint32_t comparison, CanaryLink& link);
+  void dropRetry(uint32_t retry);
 
   void sweep(uint64_t nowMs);
   void shutdown();
@@ -118,6 +137,14 @@ class WorkerMirror {
     diff::CompareRules rules;
     std::string primary;
     std::string canary;
+    uint64_t charged = 0;     // bytes counted against the canary's comparison budget
+  };
+  struct ScriptRetry {
+    std::string eval;  // the EVALSHA rebuilt as EVAL
+    std::string sha;
+    uint64_t canaryId = 0;
+    uint32_t db = 0;
+    int protocol = 2;
   };
   struct CanaryRuntime {
     uint64_t id = 0;
@@ -125,6 +152,7 @@ class WorkerMirror {
     std::unordered_set<std::string> loadedScripts;  // SHA1s the canary was sent
     std::unique_ptr<diff::WrittenKeys> written;      // keys mirrored in this window
     uint64_t epoch = 0;
+    uint64_t comparisonBytes = 0;  // replies kept while waiting for the other side
   };
 
   uint32_t newComparison(uint64_t canaryId);
@@ -134,9 +162,19 @@ class WorkerMirror {
   void release(uint32_t id);
   void resolve(uint32_t id);
   CanaryLink* linkFor(const CanarySettings& canary, const SessionMirror& session);
-  void mirrorNow(const CanarySettings& canary, SessionMirror& session, const net::StreamWindow& window,
-                 const resp::CommandFrame& frame, int protocol, uint32_t comparison);
-  void runEffect(SessionMirror& session, Effect& effect, const resp::ReplyFrame& reply,
+  // Sends now, or holds behind the session's pending effects.
+  void dispatch(const CanarySettings& canary, SessionMirror& session, const net::StreamWindow& window,
+                const resp::CommandFrame& frame, int protocol, uint32_t comparison, uint32_t retry,
+                HeldCommand*& deferred);
+  void sendHeld(SessionMirror& session, const HeldCommand& held, bool transactionAborted, uint32_t dbBefore,
+                int protocol);
+  void loseHeld(const HeldCommand& held);
+  bool charge(Comparison& comparison, uint64_t bytes);
+  uint64_t comparisonBudget(const CanarySettings& canary) const;
+  uint32_t scriptRetry(const CanarySettings& canary, const SessionMirror& session,
+                       const resp::CommandFrame& frame, ArgReader& args, int protocol);
+  // Returns true when the effect was a transaction the primary did not commit.
+  bool runEffect(SessionMirror& session, Effect& effect, const resp::ReplyFrame& reply,
                  const net::StreamWindow& window);
   void sendOwned(const CanarySettings& canary, const SessionMirror& session, const std::string& bytes,
                  uint32_t db, int protocol, uint32_t replies);
@@ -162,6 +200,8 @@ class WorkerMirror {
   // preceded by a SCRIPT LOAD on a canary that never saw the script. Bounded.
   std::unordered_map<std::string, std::string> scripts_;
   size_t scriptBytes_ = 0;
+  std::unordered_map<uint32_t, ScriptRetry> retries_;
+  uint32_t nextRetry_ = 1;
   uint64_t randomState_;
   uint32_t serial_ = 0;
 };
