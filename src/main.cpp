@@ -32,6 +32,8 @@ struct Flags {
   std::vector<std::string> canaries;  // NAME=HOST:PORT
   std::vector<std::string> mirrors;   // NAME=PERCENT
   std::optional<std::string> adminSocket;
+  std::optional<std::string> reportKeys;
+  bool reportValues = false;
   bool noObserve = false;
   bool checkConfig = false;
 };
@@ -51,6 +53,13 @@ ProxyConfig buildConfig(const Flags& flags) {
   if (flags.shutdownTimeoutMs) config.shutdownTimeoutMs = *flags.shutdownTimeoutMs;
   if (flags.noObserve) config.observe = false;
   if (flags.adminSocket) config.adminSocket = *flags.adminSocket;
+  if (flags.reportKeys) {
+    if (*flags.reportKeys != "plain" && *flags.reportKeys != "hashed") {
+      throw ConfigError("--report-keys: expected hashed or plain, got '" + *flags.reportKeys + "'");
+    }
+    config.reportPlainKeys = *flags.reportKeys == "plain";
+  }
+  if (flags.reportValues) config.reportValues = true;
   using redmirror::control::splitNameValue;
   for (const std::string& text : flags.canaries) {
     auto [name, address] = splitNameValue("--canary", text);
@@ -103,7 +112,8 @@ void onRefresh(uv_timer_t* handle) {
   auto* context = static_cast<ControlContext*>(handle->data);
   const std::string error = context->mirror->refreshCommands();
   if (!error.empty()) spdlog::warn("cannot read COMMAND from the primary: {}", error);
-  uv_timer_start(handle, onRefresh, context->mirror->haveServerCommands() ? kCommandRefreshMs : kCommandRetryMs, 0);
+  const bool settled = context->mirror->haveServerCommands() && context->mirror->allCanariesChecked();
+  uv_timer_start(handle, onRefresh, settled ? kCommandRefreshMs : kCommandRetryMs, 0);
 }
 
 void onSignal(uv_signal_t* handle, int signum) {
@@ -134,6 +144,8 @@ int main(int argc, char** argv) {
   app.add_option("--canary", flags.canaries, "a canary server, NAME=HOST:PORT (repeatable)");
   app.add_option("--mirror", flags.mirrors, "mirror share of a canary, NAME=PERCENT (repeatable; default 0)");
   app.add_option("--admin-socket", flags.adminSocket, "path of the admin Unix socket (mode 0600)");
+  app.add_option("--report-keys", flags.reportKeys, "keys in reports: hashed (default) or plain");
+  app.add_flag("--report-values", flags.reportValues, "show whole values in reports (default: 128 bytes)");
   app.add_flag("--check-config", flags.checkConfig, "validate the configuration and exit");
   try {
     app.parse(argc, argv);
@@ -201,7 +213,8 @@ int main(int argc, char** argv) {
   control.sigint.data = control.sigterm.data = control.refresh.data = &control;
   uv_signal_start(&control.sigint, onSignal, SIGINT);
   uv_signal_start(&control.sigterm, onSignal, SIGTERM);
-  uv_timer_start(&control.refresh, onRefresh, mirror->haveServerCommands() ? kCommandRefreshMs : kCommandRetryMs, 0);
+  uv_timer_start(&control.refresh, onRefresh,
+                 mirror->haveServerCommands() && mirror->allCanariesChecked() ? kCommandRefreshMs : kCommandRetryMs, 0);
 
   for (auto& worker : workers) worker->start();
   spdlog::info("redmirror listening on {}, primary {}, {} worker(s){}", config.listen.str(),

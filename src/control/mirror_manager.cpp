@@ -114,42 +114,85 @@ bool MirrorManager::haveServerCommands() const {
   return serverCommands_;
 }
 
-std::string MirrorManager::refreshCommands() {
+std::string MirrorManager::fetchCommands(const net::HostPort& address, const std::string& username,
+                                         const std::string& password, mirror::CommandTable& table,
+                                         std::string& signature) {
   const timeval timeout{2, 0};
-  redisContext* context =
-      redisConnectWithTimeout(config_.primary.host.c_str(), config_.primary.port, timeout);
+  redisContext* context = redisConnectWithTimeout(address.host.c_str(), address.port, timeout);
   if (context == nullptr) return "out of memory";
   std::unique_ptr<redisContext, decltype(&redisFree)> guard(context, &redisFree);
   if (context->err != 0) return context->errstr;
   redisSetTimeout(context, timeout);
-  const std::string password = readSecret("primary_password", config_.primaryPassword);
   if (!password.empty()) {
     auto* auth = static_cast<redisReply*>(
-        config_.primaryUsername.empty()
-            ? redisCommand(context, "AUTH %s", password.c_str())
-            : redisCommand(context, "AUTH %s %s", config_.primaryUsername.c_str(), password.c_str()));
+        username.empty() ? redisCommand(context, "AUTH %s", password.c_str())
+                         : redisCommand(context, "AUTH %s %s", username.c_str(), password.c_str()));
     if (auth == nullptr) return context->errstr;
     const bool refused = auth->type == REDIS_REPLY_ERROR;
     freeReplyObject(auth);
-    if (refused) return "the primary refused AUTH";
+    if (refused) return "AUTH refused";
   }
   auto* reply = static_cast<redisReply*>(redisCommand(context, "COMMAND"));
   if (reply == nullptr) return context->errstr;
   std::unique_ptr<redisReply, decltype(&freeReplyObject)> replyGuard(reply, &freeReplyObject);
-  std::string signature;
   fingerprint(reply, signature);
-  auto table = std::make_shared<mirror::CommandTable>();
   std::string error;
-  if (!table->loadFromCommandReply(reply, error)) return "COMMAND: " + error;
-  table->applyPolicy(policyOverrides(config_));
-  std::lock_guard<std::mutex> lock(mutex_);
-  if (serverCommands_ && signature == commandsSignature_) return "";
-  commandsSignature_ = std::move(signature);
-  serverCommands_ = true;
-  commands_ = table;
-  spdlog::info("learned {} commands from the primary", table->size());
-  publishLocked();
+  if (!table.loadFromCommandReply(reply, error)) return "COMMAND: " + error;
+  table.applyPolicy(policyOverrides(config_));
   return "";
+}
+
+bool MirrorManager::allCanariesChecked() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (const mirror::CanarySettings& canary : canaries_) {
+    if (commandDifferences_.count(canary.id) == 0) return false;
+  }
+  return true;
+}
+
+std::string MirrorManager::refreshCommands() {
+  auto table = std::make_shared<mirror::CommandTable>();
+  std::string signature;
+  const std::string password = readSecret("primary_password", config_.primaryPassword);
+  const std::string error = fetchCommands(config_.primary, config_.primaryUsername, password, *table, signature);
+  if (!error.empty()) return error;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!serverCommands_ || signature != commandsSignature_) {
+      commandsSignature_ = std::move(signature);
+      serverCommands_ = true;
+      commands_ = table;
+      spdlog::info("learned {} commands from the primary", table->size());
+      publishLocked();
+    }
+  }
+  diffCanaryCommands();
+  return "";
+}
+
+void MirrorManager::diffCanaryCommands() {
+  std::vector<mirror::CanarySettings> canaries;
+  std::shared_ptr<const mirror::CommandTable> primary;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!serverCommands_) return;
+    canaries = canaries_;
+    primary = commands_;
+  }
+  // Outside the lock: a canary that does not answer must not stall the admin socket.
+  for (const mirror::CanarySettings& canary : canaries) {
+    mirror::CommandTable table;
+    std::string signature;
+    const std::string error = fetchCommands(canary.address, canary.username, canary.password, table, signature);
+    if (!error.empty()) continue;  // read again at the next refresh
+    std::vector<std::string> differences = primary->differences(table);
+    if (!differences.empty()) {
+      spdlog::warn("canary {} commands differ from the primary's: {} difference(s), first: {}", canary.name,
+                   differences.size(), differences.front());
+    }
+    std::lock_guard<std::mutex> lock(mutex_);
+    commandDifferences_[canary.id] = std::move(differences);
+  }
 }
 
 std::string MirrorManager::setPercent(const std::string& canary, uint32_t percentHundredths) {
@@ -191,6 +234,7 @@ std::string MirrorManager::removeCanary(const std::string& name) {
   std::erase_if(canaries_, [&](const mirror::CanarySettings& settings) {
     if (settings.name != name) return false;
     windows_.erase(settings.id);
+    commandDifferences_.erase(settings.id);
     return true;
   });
   if (canaries_.size() == before) return "unknown canary '" + name + "'";
@@ -243,7 +287,7 @@ namespace redmirror::control {
 
 std::string MirrorManager::report(const std::string& canary, std::string& json) const {
   std::lock_guard<std::mutex> lock(mutex_);
-  nlohmann::json all = nlohmann::json::array();
+  nlohmann::ordered_json all = nlohmann::ordered_json::array();
   bool found = false;
   for (const mirror::CanarySettings& settings : canaries_) {
     if (!canary.empty() && settings.name != canary) continue;
@@ -269,11 +313,18 @@ std::string MirrorManager::report(const std::string& canary, std::string& json) 
       if (base != started.skippedBefore.end()) count -= std::min(count, base->second);
     }
     const double seconds = static_cast<double>(nowMs() - started.startedMs) / 1000.0;
-    all.push_back(diff::reportJson(settings.name, settings.percentHundredths, seconds,
-                                   mirroredTotal(set) - std::min(mirroredTotal(set), started.mirroredBefore), data));
+    nlohmann::ordered_json one;
+    // Command-table differences open the report: they explain many divergences.
+    const auto differences = commandDifferences_.find(settings.id);
+    one["command_table"] = differences == commandDifferences_.end()
+                               ? nlohmann::ordered_json{{"checked", false}}
+                               : nlohmann::ordered_json{{"checked", true}, {"differences", differences->second}};
+    one.update(diff::reportJson(settings.name, settings.percentHundredths, seconds,
+                                mirroredTotal(set) - std::min(mirroredTotal(set), started.mirroredBefore), data));
+    all.push_back(std::move(one));
   }
   if (!found) return "unknown canary '" + canary + "'";
-  json = canary.empty() ? nlohmann::json{{"canaries", all}}.dump() : all.front().dump();
+  json = canary.empty() ? nlohmann::ordered_json{{"canaries", all}}.dump() : all.front().dump();
   return "";
 }
 

@@ -262,9 +262,9 @@ std::string renderReply(const resp::Value& value, const Redaction& redaction) {
   return out;
 }
 
-nlohmann::json reportJson(const std::string& canary, uint32_t percentHundredths, double windowSeconds,
+nlohmann::ordered_json reportJson(const std::string& canary, uint32_t percentHundredths, double windowSeconds,
                           uint64_t mirrored, const ReportData& data) {
-  using nlohmann::json;
+  using json = nlohmann::ordered_json;
   auto latency = [](const LatencyHistogram& histogram) {
     return json{{"p50", histogram.percentile(50)},
                 {"p90", histogram.percentile(90)},

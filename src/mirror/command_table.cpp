@@ -780,3 +780,35 @@ bool parsePolicy(std::string_view text, Policy& out) {
 }
 
 }  // namespace redmirror::mirror
+
+namespace redmirror::mirror {
+
+std::vector<std::string> CommandTable::differences(const CommandTable& other) const {
+  std::vector<std::string> lines;
+  for (const auto& [name, mine] : commands_) {
+    auto theirs = other.commands_.find(name);
+    if (theirs == other.commands_.end()) {
+      lines.push_back("removed: " + name);
+      continue;
+    }
+    const CommandInfo& info = theirs->second;
+    std::string change;
+    if (info.arity != mine.arity) {
+      change += " arity " + std::to_string(mine.arity) + " -> " + std::to_string(info.arity);
+    }
+    if (info.flags != mine.flags) change += " flags";
+    if (info.firstKey != mine.firstKey || info.lastKey != mine.lastKey || info.step != mine.step) {
+      change += " keys " + std::to_string(mine.firstKey) + "," + std::to_string(mine.lastKey) + "," +
+                std::to_string(mine.step) + " -> " + std::to_string(info.firstKey) + "," +
+                std::to_string(info.lastKey) + "," + std::to_string(info.step);
+    }
+    if (!change.empty()) lines.push_back("changed: " + name + change);
+  }
+  for (const auto& [name, info] : other.commands_) {
+    if (commands_.count(name) == 0) lines.push_back("added: " + name);
+  }
+  std::sort(lines.begin(), lines.end());
+  return lines;
+}
+
+}  // namespace redmirror::mirror

@@ -28,6 +28,8 @@ class MirrorManager final : public MirrorControl {
   // could not (the built-in table is used meanwhile). Publishes on success.
   std::string refreshCommands();
   bool haveServerCommands() const;
+  // Whether every canary's command table has been compared with the primary's.
+  bool allCanariesChecked() const;
 
   std::string setPercent(const std::string& canary, uint32_t percentHundredths) override;
   std::string addCanary(const std::string& name, const std::string& address) override;
@@ -42,6 +44,10 @@ class MirrorManager final : public MirrorControl {
 
  private:
   void publishLocked();
+  // COMMAND from one server into `table`; "" or why not.
+  std::string fetchCommands(const net::HostPort& address, const std::string& username,
+                            const std::string& password, mirror::CommandTable& table, std::string& signature);
+  void diffCanaryCommands();
   mirror::CanarySettings makeCanary(const CanaryConfig& canary);
 
   const ProxyConfig& config_;
@@ -63,6 +69,8 @@ class MirrorManager final : public MirrorControl {
     std::map<std::string, uint64_t> skippedBefore;
   };
   std::map<uint64_t, Window> windows_;
+  // Per canary id: how its command table differs from the primary's (null: not read yet).
+  std::map<uint64_t, std::vector<std::string>> commandDifferences_;
 };
 
 }  // namespace redmirror::control

@@ -110,7 +110,7 @@ struct Redaction {
 std::string renderReply(const resp::Value& value, const Redaction& redaction);
 
 // The REPORT JSON of DESIGN.md for one canary.
-nlohmann::json reportJson(const std::string& canary, uint32_t percentHundredths, double windowSeconds,
+nlohmann::ordered_json reportJson(const std::string& canary, uint32_t percentHundredths, double windowSeconds,
                           uint64_t mirrored, const ReportData& data);
 
 // Bounded set of keys the mirror wrote to a canary in this window (a Bloom

@@ -90,6 +90,11 @@ class CommandTable {
   const CommandInfo* find(std::string_view lowercaseName) const;
   size_t size() const { return commands_.size(); }
 
+  // What `other` (a canary's table) does differently: commands it lacks, has
+  // in addition, or describes with another arity, flags or key positions. One
+  // line each, sorted ("removed: foo", "added: bar", "changed: set arity -3 -> -4").
+  std::vector<std::string> differences(const CommandTable& other) const;
+
  private:
   std::unordered_map<std::string, CommandInfo> commands_;
   std::map<std::string, Policy> overrides_;
