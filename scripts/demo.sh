@@ -103,12 +103,13 @@ start_redis() {
 # Redis servers: the primary, and (later) one per canary. To add a canary, name it in
 # CANARIES and give its mirror percentage in MIRROR_PERCENT: it gets its own
 # redis-server and the proxy gets --canary NAME=ADDR --mirror NAME=PERCENT.
-CANARIES=()
-declare -A MIRROR_PERCENT=()
+CANARIES=(canary)
+declare -A MIRROR_PERCENT=([canary]=0)   # safe by default: raised at run time below
 start_redis primary
 for c in ${CANARIES[@]+"${CANARIES[@]}"}; do start_redis "$c"; done
 
-PROXY_ARGS=(--primary "127.0.0.1:${REDIS_PORT[primary]}" --log-level warn)
+ADMIN="$WORK/redmirror.sock"
+PROXY_ARGS=(--primary "127.0.0.1:${REDIS_PORT[primary]}" --log-level warn --admin-socket "$ADMIN")
 for c in ${CANARIES[@]+"${CANARIES[@]}"}; do
   PROXY_ARGS+=(--canary "$c=127.0.0.1:${REDIS_PORT[$c]}" --mirror "$c=${MIRROR_PERCENT[$c]:-0}")
 done
@@ -147,7 +148,35 @@ echo "  GET demo:greeting (direct) -> \"$direct\""
 [ "$got" = "$value" ] && [ "$direct" = "$value" ] || die "the value did not round-trip through the proxy"
 echo "  INCR demo:counter x3       -> $(cli_proxy incr demo:counter >/dev/null; cli_proxy incr demo:counter >/dev/null; cli_proxy incr demo:counter)"
 
-say "redis-benchmark: direct vs through redmirror (50 clients, GET/SET, 64-byte values, n=$BENCH_N, $ROUNDS interleaved rounds)"
+say "mirroring: raise the canary's share at run time over the admin socket"
+admin() { redis-cli -s "$ADMIN" "$@"; }
+json_field() { grep -o "\"$1\":[0-9.]*" | head -1 | cut -d: -f2; }
+echo "  admin socket $ADMIN (mode $(stat -c %a "$ADMIN"))"
+echo "  MIRROR GET                 -> $(admin MIRROR GET)"
+echo "  MIRROR SET canary 10       -> $(admin MIRROR SET canary 10)"
+redis-benchmark -h 127.0.0.1 -p "$PROXY_PORT" -c 20 -t set -r 100000 -n 20000 -d 32 -q >/dev/null 2>&1 ||
+  die "redis-benchmark through the proxy failed"
+sleep 0.5
+primary_keys=$(redis-cli -p "${REDIS_PORT[primary]}" dbsize)
+canary_keys=$(redis-cli -p "${REDIS_PORT[canary]}" dbsize)
+echo "  20000 SETs on random keys: primary holds $primary_keys keys, canary $canary_keys" \
+  "($(awk -v a="$canary_keys" -v b="$primary_keys" 'BEGIN { printf "%.1f", 100 * a / b }')%: the keys of the sampled slots)"
+echo "  MIRROR SET canary 100      -> $(admin MIRROR SET canary 100)"
+echo "  RESET canary               -> $(admin RESET canary)"
+redis-benchmark -h 127.0.0.1 -p "$PROXY_PORT" -c 20 -t set,get,incr,lpush,sadd,hset -r 100000 -n 10000 -d 32 -q \
+  >/dev/null 2>&1 || die "redis-benchmark through the proxy failed"
+sleep 0.5
+report=$(admin REPORT canary)
+echo "  REPORT canary: mirrored $(echo "$report" | json_field mirrored), compared $(echo "$report" | json_field compared)," \
+  "matched $(echo "$report" | json_field matched), diverged $(echo "$report" | json_field diverged)"
+echo "  divergences by class: $(echo "$report" | grep -o '"divergences":{[^}]*}' | cut -d: -f2-)"
+echo "  (cold_miss: keys written before the canary mirrored them, expected while it warms up;"
+echo "   value divergences here come from 20 clients racing on the same random keys, whose"
+echo "   interleaving differs between the primary and the multiplexed canary links)"
+echo "  CANARY LIST -> $(admin CANARY LIST | cut -c1-200)..."
+
+admin MIRROR SET canary 0 >/dev/null
+say "redis-benchmark: direct vs through redmirror, mirror at 0% (50 clients, GET/SET, 64-byte values, n=$BENCH_N, $ROUNDS interleaved rounds)"
 RES="$WORK/bench.tsv"
 : >"$RES"
 for round in $(seq 1 "$ROUNDS"); do

@@ -34,6 +34,7 @@ struct Flags {
   std::optional<std::string> adminSocket;
   std::optional<std::string> reportKeys;
   bool reportValues = false;
+  bool warmCanary = false;
   bool noObserve = false;
   bool checkConfig = false;
 };
@@ -60,6 +61,7 @@ ProxyConfig buildConfig(const Flags& flags) {
     config.reportPlainKeys = *flags.reportKeys == "plain";
   }
   if (flags.reportValues) config.reportValues = true;
+  if (flags.warmCanary) config.warmCanary = true;
   using redmirror::control::splitNameValue;
   for (const std::string& text : flags.canaries) {
     auto [name, address] = splitNameValue("--canary", text);
@@ -146,6 +148,7 @@ int main(int argc, char** argv) {
   app.add_option("--admin-socket", flags.adminSocket, "path of the admin Unix socket (mode 0600)");
   app.add_option("--report-keys", flags.reportKeys, "keys in reports: hashed (default) or plain");
   app.add_flag("--report-values", flags.reportValues, "show whole values in reports (default: 128 bytes)");
+  app.add_flag("--warm-canary", flags.warmCanary, "copy cold-missed keys from the primary to the canary (rate-limited)");
   app.add_flag("--check-config", flags.checkConfig, "validate the configuration and exit");
   try {
     app.parse(argc, argv);

@@ -219,6 +219,10 @@ void loadConfigFile(const std::string& path, ProxyConfig& config) {
       config.reportKeyHashSecret.env = fieldAs<std::string>(value, key, "a variable name");
     } else if (key == "written_keys_filter_bytes") {
       config.writtenKeysFilterBytes = fieldAs<size_t>(value, key, "a byte count");
+    } else if (key == "warm_canary") {
+      config.warmCanary = fieldAs<bool>(value, key, "true or false");
+    } else if (key == "warm_rate_per_second") {
+      config.warmRatePerSecond = fieldAs<uint32_t>(value, key, "a rate");
     } else if (key == "ttl_tolerance_ms") {
       config.ttlToleranceMs = fieldAs<int64_t>(value, key, "milliseconds");
     } else if (key == "max_mirrored_command_bytes") {

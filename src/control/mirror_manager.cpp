@@ -66,6 +66,9 @@ MirrorManager::MirrorManager(const ProxyConfig& config, std::vector<proxy::Worke
     redaction->hashKey.assign(reinterpret_cast<const char*>(random), sizeof(random));
   }
   redaction_ = redaction;
+  std::string error;
+  net::toSockaddr(config_.primary, primaryAddress_, error);
+  primaryPassword_ = readSecret("primary_password", config_.primaryPassword);
   for (const CanaryConfig& canary : config_.canaries) canaries_.push_back(makeCanary(canary));
   std::lock_guard<std::mutex> lock(mutex_);
   publishLocked();
@@ -100,6 +103,11 @@ void MirrorManager::publishLocked() {
   settings->writtenKeysFilterBytes = config_.writtenKeysFilterBytes;
   settings->ttlToleranceMs = config_.ttlToleranceMs;
   settings->redaction = redaction_;
+  settings->warmCanary = config_.warmCanary;
+  settings->warmRatePerSecond = config_.warmRatePerSecond;
+  settings->primaryAddress = primaryAddress_;
+  settings->primaryUsername = config_.primaryUsername;
+  settings->primaryPassword = primaryPassword_;
   current_ = settings;
   for (proxy::Worker* worker : workers_) worker->publish(settings);
 }

@@ -188,6 +188,25 @@ CanaryLink* WorkerMirror::linkFor(const CanarySettings& canary, const SessionMir
   return links[session.serial % links.size()].get();
 }
 
+namespace {
+
+// Arguments of a parsed request, for finding its keys when rendering a sample.
+class ValueArgs final : public ArgReader {
+ public:
+  explicit ValueArgs(const std::vector<std::string_view>& args) : args_(args) {}
+  uint32_t argc() const override { return static_cast<uint32_t>(args_.size()); }
+  bool arg(uint32_t index, std::string_view& out) override {
+    if (index >= args_.size()) return false;
+    out = args_[index];
+    return true;
+  }
+
+ private:
+  const std::vector<std::string_view>& args_;
+};
+
+}  // namespace
+
 WorkerMirror::CanaryRuntime* WorkerMirror::runtimeOf(uint64_t canaryId) {
   auto found = runtimes_.find(canaryId);
   if (found == runtimes_.end()) return nullptr;
@@ -262,26 +281,50 @@ void WorkerMirror::resolve(uint32_t id) {
   if (result.outcome != diff::Outcome::kMatch && result.outcome != diff::Outcome::kColdMiss) {
     recordSample(comparison, result, primary, canary);
   }
+  if (result.outcome == diff::Outcome::kColdMiss && settings_->warmCanary) warm(comparison);
 }
 
-namespace {
-
-// Arguments of a parsed request, for finding its keys when rendering a sample.
-class ValueArgs final : public ArgReader {
- public:
-  explicit ValueArgs(const std::vector<std::string_view>& args) : args_(args) {}
-  uint32_t argc() const override { return static_cast<uint32_t>(args_.size()); }
-  bool arg(uint32_t index, std::string_view& out) override {
-    if (index >= args_.size()) return false;
-    out = args_[index];
-    return true;
+void WorkerMirror::warm(const Comparison& comparison) {
+  // Token bucket: at most warmRatePerSecond repairs per second on this worker.
+  const uint64_t now = uv_now(loop_);
+  const double rate = settings_->warmRatePerSecond;
+  warmTokens_ = std::min(rate, warmTokens_ + static_cast<double>(now - warmRefilledMs_) * rate / 1000.0);
+  warmRefilledMs_ = now;
+  CanaryCounters* counters = this->counters(comparison.canaryId);
+  if (warmTokens_ < 1.0) {
+    if (counters != nullptr) bump(counters->warm_rate_limited);
+    return;
   }
+  resp::Value request;
+  std::string error;
+  if (!resp::parseValue(comparison.request, request, error)) return;
+  std::vector<std::string_view> args;
+  for (const resp::Value& arg : request.elements) args.push_back(arg.text);
+  const CommandInfo* info = settings_->commands->find(comparison.command);
+  std::vector<uint32_t> keys;
+  ValueArgs reader(args);
+  if (info == nullptr || !findKeys(*info, reader, keys) || keys.size() != 1) return;
+  if (!repair_) repair_ = std::make_unique<RepairLink>(*this);
+  if (repair_->request(comparison.canaryId, comparison.db, std::string(args[keys.front()]))) {
+    warmTokens_ -= 1.0;
+  } else if (counters != nullptr) {
+    bump(counters->warm_rate_limited);
+  }
+}
 
- private:
-  const std::vector<std::string_view>& args_;
-};
-
-}  // namespace
+void WorkerMirror::restoreOnCanary(uint64_t canaryId, uint32_t db, const std::string& restore) {
+  auto runtime = runtimes_.find(canaryId);
+  CanaryCounters* counters = this->counters(canaryId);
+  if (runtime == runtimes_.end() || runtime->second.links.empty() || counters == nullptr) return;
+  // Any link: the key was not mirrored, so no session's order is involved.
+  CanaryLink& link = *runtime->second.links[random() % runtime->second.links.size()];
+  const SendResult result = link.sendOwned(restore, db, 2, 1);
+  if (result == SendResult::kSent) {
+    bump(counters->warm_repairs);
+  } else {
+    bump(result == SendResult::kQueueFull ? counters->dropped_queue_full : counters->dropped_disconnected);
+  }
+}
 
 void WorkerMirror::recordSample(Comparison& comparison, const diff::Comparison& result,
                                 const resp::Value& primary, const resp::Value& canary) {
@@ -505,6 +548,7 @@ void WorkerMirror::onCommand(SessionMirror& session, const resp::CommandFrame& f
                                     info->nondeterministicOutput, info->policy == Policy::kTypeOnly);
       record.rules.ttlToleranceMs = settings.ttlToleranceMs;
       record.keyHash = keyHashes_.empty() ? 0 : keyHashes_.front();
+      record.db = session.db;
       record.startedUs = uv_hrtime() / 1000;
       if (frame.isInline) {
         std::vector<std::string_view> inlineArgs(frame.inlineArgs.begin(), frame.inlineArgs.end());
@@ -973,6 +1017,7 @@ void WorkerMirror::sweep(uint64_t now) {
   }
   for (auto& link : retiring_) link->sweep(now);
   std::erase_if(retiring_, [](const std::unique_ptr<CanaryLink>& link) { return link->fullyClosed(); });
+  if (repair_) repair_->sweep(now);
 }
 
 void WorkerMirror::shutdown() {
@@ -983,9 +1028,12 @@ void WorkerMirror::shutdown() {
     }
   }
   runtimes_.clear();
+  if (repair_) repair_->shutdown();
   std::erase_if(retiring_, [](const std::unique_ptr<CanaryLink>& link) { return link->fullyClosed(); });
 }
 
-bool WorkerMirror::idle() const { return runtimes_.empty() && retiring_.empty(); }
+bool WorkerMirror::idle() const {
+  return runtimes_.empty() && retiring_.empty() && (!repair_ || repair_->fullyClosed());
+}
 
 }  // namespace redmirror::mirror

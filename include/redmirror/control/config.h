@@ -59,6 +59,8 @@ struct ProxyConfig {
   SecretSource reportKeyHashSecret;  // HMAC key for key hashes; random per start if unset
   size_t writtenKeysFilterBytes = 1 << 20;
   int64_t ttlToleranceMs = 2000;
+  bool warmCanary = false;           // --warm-canary: read repair on cold misses
+  uint32_t warmRatePerSecond = 100;  // per worker
 };
 
 class ConfigError : public std::runtime_error {

@@ -62,6 +62,8 @@ class MirrorManager final : public MirrorControl {
   uint64_t nextId_ = 1;
   std::string commandsSignature_;
   std::shared_ptr<const diff::Redaction> redaction_;
+  sockaddr_storage primaryAddress_{};
+  std::string primaryPassword_;
   // Per canary id: when its window started and its cumulative mirrored count then.
   struct Window {
     int64_t startedMs = 0;

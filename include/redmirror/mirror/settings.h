@@ -37,7 +37,9 @@ namespace redmirror::mirror {
   X(skipped_policy, "commands never mirrored by policy")                               \
   X(effects_mirrored, "effects mirrored in place of the command (SPOP, blocking pops)") \
   X(transactions_mirrored, "MULTI/EXEC units mirrored after the primary committed")    \
-  X(transactions_discarded, "transactions not mirrored: aborted or discarded on the primary")
+  X(transactions_discarded, "transactions not mirrored: aborted or discarded on the primary") \
+  X(warm_repairs, "keys copied from the primary to the canary after a cold miss (--warm-canary)") \
+  X(warm_rate_limited, "cold misses not repaired: over the repair rate")
 
 struct CanaryCounters {
 #define REDMIRROR_DECLARE_CANARY_COUNTER(name, help) std::atomic<uint64_t> name{0};
@@ -82,6 +84,12 @@ struct MirrorSettings {
   size_t writtenKeysFilterBytes = 1 << 20;  // per canary per worker
   int64_t ttlToleranceMs = 2000;
   std::shared_ptr<const diff::Redaction> redaction;
+  // Read repair (--warm-canary) through a connection of each worker to the primary.
+  bool warmCanary = false;
+  uint32_t warmRatePerSecond = 100;  // per worker
+  sockaddr_storage primaryAddress{};
+  std::string primaryUsername;
+  std::string primaryPassword;  // never logged
 
   bool anyActive() const {
     if (paused) return false;

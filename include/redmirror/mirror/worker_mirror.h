@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "redmirror/mirror/canary_link.h"
+#include "redmirror/mirror/repair_link.h"
 #include "redmirror/mirror/settings.h"
 #include "redmirror/net/chunk_pool.h"
 #include "redmirror/net/stream_window.h"
@@ -103,6 +104,8 @@ class WorkerMirror {
   // NOSCRIPT and the command was resent as EVAL on `link` (the reply is consumed).
   bool onScriptReply(uint32_t retry, bool noscript, uint32_t comparison, CanaryLink& link);
   void dropRetry(uint32_t retry);
+  // Read repair: a key dumped from the primary, to RESTORE on the canary.
+  void restoreOnCanary(uint64_t canaryId, uint32_t db, const std::string& restore);
 
   void sweep(uint64_t nowMs);
   void shutdown();
@@ -129,6 +132,7 @@ class WorkerMirror {
     bool canaryError = false;
     uint64_t canaryId = 0;
     uint64_t keyHash = 0;     // of the first key (lost_write vs cold_miss), 0 if keyless
+    uint32_t db = 0;          // the session's database when the command ran
     uint64_t startedUs = 0;   // when the command was framed
     uint64_t primaryUs = 0;   // primary latency
     uint64_t canaryUs = 0;    // canary latency
@@ -157,6 +161,7 @@ class WorkerMirror {
 
   uint32_t newComparison(uint64_t canaryId);
   CanaryRuntime* runtimeOf(uint64_t canaryId);
+  void warm(const Comparison& comparison);
   void recordSample(Comparison& comparison, const diff::Comparison& result, const resp::Value& primary,
                     const resp::Value& canary);
   void release(uint32_t id);
@@ -202,6 +207,9 @@ class WorkerMirror {
   size_t scriptBytes_ = 0;
   std::unordered_map<uint32_t, ScriptRetry> retries_;
   uint32_t nextRetry_ = 1;
+  std::unique_ptr<RepairLink> repair_;  // opened on the first cold miss to repair
+  double warmTokens_ = 0;
+  uint64_t warmRefilledMs_ = 0;
   uint64_t randomState_;
   uint32_t serial_ = 0;
 };
