@@ -111,10 +111,20 @@ std::string helpText() {
 
 std::string AdminReply::encode() const {
   switch (kind) {
-    case Kind::kBulk:
-      return "$" + std::to_string(text.size()) + "\r\n" + text + "\r\n";
-    case Kind::kInteger:
-      return ":" + std::to_string(integer) + "\r\n";
+    case Kind::kBulk: {
+      std::string out(1, '$');
+      out += std::to_string(text.size());
+      out += "\r\n";
+      out += text;
+      out += "\r\n";
+      return out;
+    }
+    case Kind::kInteger: {
+      std::string out(1, ':');
+      out += std::to_string(integer);
+      out += "\r\n";
+      return out;
+    }
     case Kind::kStatus:
     case Kind::kError: {
       std::string line;

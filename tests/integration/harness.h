@@ -8,6 +8,20 @@
 // which validates the tests themselves.
 #pragma once
 
+// Under AddressSanitizer the proxy's RSS measures ASan's quarantine, not the
+// proxy: memory-bound assertions are skipped in sanitized builds.
+#if defined(__SANITIZE_ADDRESS__)
+#define REDMIRROR_IT_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define REDMIRROR_IT_SANITIZED 1
+#endif
+#endif
+#ifndef REDMIRROR_IT_SANITIZED
+#define REDMIRROR_IT_SANITIZED 0
+#endif
+inline constexpr bool kSanitizedBuild = REDMIRROR_IT_SANITIZED != 0;
+
 #include <hiredis/hiredis.h>
 #include <sys/types.h>
 
