@@ -87,7 +87,7 @@ mirror::CanarySettings MirrorManager::makeCanary(const CanaryConfig& canary) {
   settings.queueBudgetBytes = canary.queueBudgetBytes;
   settings.replyTimeoutMs = canary.replyTimeoutMs;
   settings.linksPerWorker = canary.linksPerWorker;
-  settings.counters = std::make_shared<mirror::CanaryCounterSet>(workers_.size());
+  settings.counters = std::make_shared<mirror::CanaryCounterSet>(workers_.size(), config_.writtenKeysFilterBytes);
   windows_[settings.id] = Window{nowMs(), 0, {}};
   return settings;
 }
@@ -100,7 +100,6 @@ void MirrorManager::publishLocked() {
   settings->sampler = sampler_;
   settings->workers = workers_.size();
   settings->maxMirroredCommandBytes = config_.maxMirroredCommandBytes;
-  settings->writtenKeysFilterBytes = config_.writtenKeysFilterBytes;
   settings->ttlToleranceMs = config_.ttlToleranceMs;
   settings->redaction = redaction_;
   settings->warmCanary = config_.warmCanary;
@@ -344,7 +343,7 @@ std::string MirrorManager::resetWindow(const std::string& canary) {
     found = true;
     mirror::CanaryCounterSet& set = *settings.counters;
     for (diff::CanaryReport& report : set.reports) report.reset();
-    set.windowEpoch.fetch_add(1, std::memory_order_relaxed);
+    set.written.clear();
     Window window{nowMs(), mirroredTotal(set), {}};
     window.skippedBefore["policy"] = sum(set, &mirror::CanaryCounters::skipped_policy);
     window.skippedBefore["unsampled_keys"] = sum(set, &mirror::CanaryCounters::skipped_unsampled_keys);

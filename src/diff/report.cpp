@@ -309,8 +309,10 @@ nlohmann::ordered_json reportJson(const std::string& canary, uint32_t percentHun
 WrittenKeys::WrittenKeys(size_t bytes) {
   size_t words = 1;
   while (words * 8 < bytes) words <<= 1;
-  bits_.assign(words, 0);
+  bits_ = std::make_unique<std::atomic<uint64_t>[]>(words);
+  words_ = words;
   mask_ = words * 64 - 1;
+  clear();
 }
 
 uint64_t WrittenKeys::hash(std::string_view key) {
@@ -331,7 +333,10 @@ void WrittenKeys::insert(uint64_t keyHash) {
   const uint64_t h2 = (keyHash >> 32) | 1;
   for (int i = 0; i < kProbes; ++i) {
     const uint64_t bit = (keyHash + static_cast<uint64_t>(i) * h2) & mask_;
-    bits_[bit >> 6] |= 1ULL << (bit & 63);
+    std::atomic<uint64_t>& word = bits_[bit >> 6];
+    const uint64_t flag = 1ULL << (bit & 63);
+    // Most writes repeat keys already in the filter: read before paying for the locked OR.
+    if ((word.load(std::memory_order_relaxed) & flag) == 0) word.fetch_or(flag, std::memory_order_relaxed);
   }
 }
 
@@ -339,11 +344,13 @@ bool WrittenKeys::mayContain(uint64_t keyHash) const {
   const uint64_t h2 = (keyHash >> 32) | 1;
   for (int i = 0; i < kProbes; ++i) {
     const uint64_t bit = (keyHash + static_cast<uint64_t>(i) * h2) & mask_;
-    if ((bits_[bit >> 6] & (1ULL << (bit & 63))) == 0) return false;
+    if ((bits_[bit >> 6].load(std::memory_order_relaxed) & (1ULL << (bit & 63))) == 0) return false;
   }
   return true;
 }
 
-void WrittenKeys::clear() { std::fill(bits_.begin(), bits_.end(), 0); }
+void WrittenKeys::clear() {
+  for (size_t i = 0; i < words_; ++i) bits_[i].store(0, std::memory_order_relaxed);
+}
 
 }  // namespace redmirror::diff

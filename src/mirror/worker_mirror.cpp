@@ -150,8 +150,7 @@ void WorkerMirror::apply(std::shared_ptr<const MirrorSettings> settings) {
       }
       CanaryRuntime runtime;
       runtime.id = canary.id;
-      runtime.written = std::make_unique<diff::WrittenKeys>(settings_->writtenKeysFilterBytes);
-      runtime.epoch = canary.counters ? canary.counters->windowEpoch.load() : 0;
+      runtime.written = &canary.counters->written;
       for (uint32_t i = 0; i < canary.linksPerWorker; ++i) {
         runtime.links.push_back(std::make_unique<CanaryLink>(*this, canary.id, i));
       }
@@ -210,16 +209,7 @@ class ValueArgs final : public ArgReader {
 WorkerMirror::CanaryRuntime* WorkerMirror::runtimeOf(uint64_t canaryId) {
   auto found = runtimes_.find(canaryId);
   if (found == runtimes_.end()) return nullptr;
-  CanaryRuntime& runtime = found->second;
-  // A RESET on the control thread starts a new window: forget the keys written.
-  if (const CanarySettings* settings = canary(canaryId); settings != nullptr && settings->counters) {
-    const uint64_t epoch = settings->counters->windowEpoch.load(std::memory_order_relaxed);
-    if (epoch != runtime.epoch) {
-      runtime.written->clear();
-      runtime.epoch = epoch;
-    }
-  }
-  return &runtime;
+  return &found->second;
 }
 
 uint32_t WorkerMirror::newComparison(uint64_t canaryId) {

@@ -17,13 +17,17 @@ PubSubKind subscribeKind(const resp::Capture& name, bool& unsubscribe) {
 }
 
 bool isClientReply(const resp::CommandFrame& frame) {
-  return frame.argc == 3 && frame.captured[0].is("client") && frame.captured[1].is("reply");
+  return frame.argc == 3 && frame.captured[0].size == 6 && frame.captured[0].is("client") &&
+         frame.captured[1].is("reply");
 }
 
 }  // namespace
 
 void ExchangeTracker::classify(const resp::CommandFrame& frame, PendingCommand& command) {
   const resp::Capture& name = frame.captured[0];
+  // Every name this cares about is 5 to 12 bytes long: GET, SET and friends
+  // leave at once.
+  if (name.size < 5 || name.size > 12) return;
   bool unsubscribe = false;
   const PubSubKind kind = subscribeKind(name, unsubscribe);
   if (kind != PubSubKind::kNone && (frame.argc >= 2 || unsubscribe)) {
@@ -57,8 +61,10 @@ PendingCommand* ExchangeTracker::track(const resp::CommandFrame& frame) {
     end("connection mode change inside MULTI");
     return nullptr;
   }
-  if (command.name.is("multi")) inMulti_ = true;
-  if (command.name.is("exec") || command.name.is("discard") || command.role == CommandRole::kReset) {
+  const uint8_t length = command.name.size;
+  if (length == 5 && command.name.is("multi")) inMulti_ = true;
+  if ((length == 4 && command.name.is("exec")) || (length == 7 && command.name.is("discard")) ||
+      command.role == CommandRole::kReset) {
     inMulti_ = false;
   }
 

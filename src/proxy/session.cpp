@@ -103,8 +103,9 @@ void Session::onExchange(const Exchange& exchange) {
 }
 
 void Session::abandonMirroring() {
-  for (const PendingCommand& pending : tracker_.pendingCommands()) {
-    if (pending.comparison != 0 || pending.effect) mirror_.abandon(mirrorState_, pending);
+  const Ring<PendingCommand>& pending = tracker_.pendingCommands();
+  for (size_t i = 0; i < pending.size(); ++i) {
+    if (pending[i].comparison != 0 || pending[i].effect) mirror_.abandon(mirrorState_, pending[i]);
   }
   mirror_.sessionClosed(mirrorState_);
   clientWindow_.clear();

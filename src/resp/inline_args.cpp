@@ -24,17 +24,7 @@ constexpr int hexValue(char c) {
   return c - 'A' + 10;
 }
 
-constexpr char toLowerAscii(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
-
 }  // namespace
-
-bool Capture::is(std::string_view lowercase) const {
-  if (!complete || size != lowercase.size()) return false;
-  for (size_t i = 0; i < lowercase.size(); ++i) {
-    if (toLowerAscii(bytes[i]) != lowercase[i]) return false;
-  }
-  return true;
-}
 
 // sdssplitargs works on a NUL-terminated string, so the first NUL ends the line;
 // at(i) returns '\0' past the end the way reading the terminator does in C.

@@ -276,6 +276,18 @@ const char* ReplyFramer::fastTopLevel(const char* p, const char* end, uint64_t b
       // Lengths 0..999999999 with no leading zero; anything else takes the slow path.
       const char* q = p + 1;
       if (q >= end) break;
+      if (end - q >= 4 && std::memcmp(q, "-1\r\n", 4) == 0) {
+        // Null bulk (a GET that missed): common enough to skip the state machine.
+        setTopScalar(at(p), '$', -1);
+        frame_.top.isNull = true;
+        frame_.top.text.size = 0;
+        frame_.top.text.complete = false;
+        p = q + 4;
+        frame_.end = at(p);
+        frameStarted_ = false;
+        sink.onReply(frame_);
+        continue;
+      }
       unsigned d = static_cast<unsigned char>(*q) - '0';
       if (d > 9) break;
       int64_t len = d;

@@ -5,6 +5,8 @@
 // own CanaryReport (under a mutex only the control thread also takes, when it
 // merges them); nothing here is on the forwarding path.
 #include <array>
+#include <atomic>
+#include <memory>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -114,7 +116,10 @@ nlohmann::ordered_json reportJson(const std::string& canary, uint32_t percentHun
                           uint64_t mirrored, const ReportData& data);
 
 // Bounded set of keys the mirror wrote to a canary in this window (a Bloom
-// filter: false positives turn a cold miss into a lost write, never the reverse).
+// filter: false positives turn a cold miss into a lost write, never the
+// reverse). One per canary, shared by every worker: a key written through one
+// worker and read through another must be found. Bits are set with relaxed
+// atomic ORs; RESET clears them (a write racing the clear may be forgotten).
 class WrittenKeys {
  public:
   explicit WrittenKeys(size_t bytes = 1 << 20);
@@ -125,7 +130,8 @@ class WrittenKeys {
 
  private:
   static constexpr int kProbes = 4;
-  std::vector<uint64_t> bits_;
+  std::unique_ptr<std::atomic<uint64_t>[]> bits_;
+  size_t words_ = 0;
   uint64_t mask_ = 0;
 };
 

@@ -51,11 +51,11 @@ struct CanaryCounters {
 
 // One block per worker: each worker writes only its own.
 struct CanaryCounterSet {
-  explicit CanaryCounterSet(size_t workers) : perWorker(workers), reports(workers) {}
+  CanaryCounterSet(size_t workers, size_t writtenKeysBytes)
+      : perWorker(workers), reports(workers), written(writtenKeysBytes) {}
   std::vector<CanaryCounters> perWorker;
   std::vector<diff::CanaryReport> reports;  // the current comparison window, per worker
-  // RESET bumps the epoch; each worker then forgets the keys it wrote.
-  std::atomic<uint64_t> windowEpoch{0};
+  diff::WrittenKeys written;                // keys mirrored in this window, all workers
 };
 
 struct CanarySettings {
@@ -81,7 +81,6 @@ struct MirrorSettings {
   // Largest command (bytes) kept for mirroring, and largest reply kept for comparison.
   size_t maxMirroredCommandBytes = 8 * 1024 * 1024;
   size_t maxComparedReplyBytes = 8 * 1024 * 1024;
-  size_t writtenKeysFilterBytes = 1 << 20;  // per canary per worker
   int64_t ttlToleranceMs = 2000;
   std::shared_ptr<const diff::Redaction> redaction;
   // Read repair (--warm-canary) through a connection of each worker to the primary.

@@ -154,8 +154,7 @@ class WorkerMirror {
     uint64_t id = 0;
     std::vector<std::unique_ptr<CanaryLink>> links;
     std::unordered_set<std::string> loadedScripts;  // SHA1s the canary was sent
-    std::unique_ptr<diff::WrittenKeys> written;      // keys mirrored in this window
-    uint64_t epoch = 0;
+    diff::WrittenKeys* written = nullptr;             // the canary's, shared by the workers
     uint64_t comparisonBytes = 0;  // replies kept while waiting for the other side
   };
 

@@ -14,10 +14,10 @@
 // mode change inside MULTI), matching ends for the session; forwarding never
 // depends on it.
 #include <cstdint>
-#include <deque>
 #include <string>
 #include <string_view>
 
+#include "redmirror/proxy/ring.h"
 #include "redmirror/resp/reply_framer.h"
 #include "redmirror/resp/request_framer.h"
 
@@ -81,7 +81,7 @@ class ExchangeTracker final : public resp::RequestSink, public resp::ReplySink {
   // Records a command; returns its pending entry, or nullptr when Redis will not
   // answer it (replies off) or matching has ended. Valid until the next call.
   PendingCommand* track(const resp::CommandFrame& frame);
-  const std::deque<PendingCommand>& pendingCommands() const { return pending_; }
+  const Ring<PendingCommand>& pendingCommands() const { return pending_; }
 
   // Ends matching (also used when a framer fails).
   void end(std::string_view reason);
@@ -101,7 +101,7 @@ class ExchangeTracker final : public resp::RequestSink, public resp::ReplySink {
   void dropSuppressedFront();
 
   ExchangeObserver* observer_;
-  std::deque<PendingCommand> pending_;
+  Ring<PendingCommand> pending_;
   bool active_ = true;
   std::string endReason_;
   int protocol_ = 2;

@@ -33,7 +33,15 @@ struct Capture {
   bool complete = false;   // the whole token fit
   std::string_view view() const { return {bytes.data(), size}; }
   // ASCII case-insensitive equality with a lowercase literal; false when truncated.
-  bool is(std::string_view lowercase) const;
+  // Inline: the session asks it a dozen times per command.
+  bool is(std::string_view lowercase) const {
+    if (!complete || size != lowercase.size()) return false;
+    for (size_t i = 0; i < lowercase.size(); ++i) {
+      const char c = bytes[i];
+      if (((c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c) != lowercase[i]) return false;
+    }
+    return true;
+  }
 };
 
 // Position of one argument's payload in the stream.

@@ -128,8 +128,10 @@ void runOutage(Outage outage) {
   load.stop();
   EXPECT_EQ(load.errors(), 0u) << "primary path broken while the canary was down: " << load.firstError();
   EXPECT_GT(opsDuringOutage, 2000u) << "the primary path stalled while the canary was down";
-  if (!kSanitizedBuild) EXPECT_LT(peak, baseline + kBudgetKiB + kSlackKiB)
+  if (!kSanitizedBuild) {
+    EXPECT_LT(peak, baseline + kBudgetKiB + kSlackKiB)
       << "proxy RSS grew from " << baseline << " KiB to " << peak << " KiB";
+  }
   const auto down = s.admin->canary("c1");
   EXPECT_GT(dropsOf(down), 0u) << "no drops counted: " << down.dump();
   ASSERT_TRUE(s.proxy->alive()) << s.proxy->stderrText();
@@ -228,8 +230,10 @@ TEST_F(MirrorIsolation, StoppedCanaryMemoryBoundedByBudgetWithLargeReadReplies) 
   const auto status = s.admin->canary("c1");
   std::cout << "[ info ] " << gets.load() << " GETs while stopped, RSS baseline " << baseline << " KiB, peak "
             << peak << " KiB; " << status.dump() << std::endl;
-  if (!kSanitizedBuild) EXPECT_LT(peak, limit)
+  if (!kSanitizedBuild) {
+    EXPECT_LT(peak, limit)
       << "with a 4 MiB budget the proxy's RSS grew from " << baseline << " KiB to " << peak << " KiB";
+  }
 }
 
 TEST_F(MirrorIsolation, CanaryStoppedUnderLoad) { runOutage(Outage::kStopped); }
