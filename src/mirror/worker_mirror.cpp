@@ -247,6 +247,16 @@ void WorkerMirror::resolve(uint32_t id) {
   const CanarySettings* settings = canary(comparison.canaryId);
   if (settings == nullptr || !settings->counters) return;
   CanaryCounters& counters = settings->counters->perWorker[workerIndex_];
+  if (comparison.primary == comparison.canary) {
+    // Identical bytes are equal under every normalisation: no parsing (the common case).
+    bump(counters.compared);
+    bump(counters.matched);
+    if (comparison.primaryError) bump(counters.primary_errors);
+    settings->counters->reports[workerIndex_].recordComparison(comparison.command, diff::Comparison{},
+                                                               comparison.primaryUs, comparison.canaryUs,
+                                                               comparison.primaryError, comparison.canaryError);
+    return;
+  }
   resp::Value primary;
   resp::Value canary;
   std::string error;

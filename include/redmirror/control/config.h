@@ -29,7 +29,7 @@ struct CanaryConfig {
   SecretSource password;
   size_t queueBudgetBytes = 64 * 1024 * 1024;
   uint32_t replyTimeoutMs = 2000;
-  uint32_t linksPerWorker = 2;
+  uint32_t linksPerWorker = 1;
 };
 
 struct ProxyConfig {

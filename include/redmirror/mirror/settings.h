@@ -68,7 +68,7 @@ struct CanarySettings {
   std::string password;  // never logged, never reported
   size_t queueBudgetBytes = 64 * 1024 * 1024;  // across all of this canary's links
   uint32_t replyTimeoutMs = 2000;
-  uint32_t linksPerWorker = 2;
+  uint32_t linksPerWorker = 1;
   std::shared_ptr<CanaryCounterSet> counters;
 };
 
