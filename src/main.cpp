@@ -39,6 +39,13 @@ struct Flags {
   bool checkConfig = false;
 };
 
+redmirror::control::CanaryConfig* findCanary(ProxyConfig& config, const std::string& name) {
+  for (auto& canary : config.canaries) {
+    if (canary.name == name) return &canary;
+  }
+  return nullptr;
+}
+
 ProxyConfig buildConfig(const Flags& flags) {
   ProxyConfig config;
   if (flags.configFile) redmirror::control::loadConfigFile(*flags.configFile, config);
@@ -68,10 +75,7 @@ ProxyConfig buildConfig(const Flags& flags) {
     if (!redmirror::control::validCanaryName(name)) {
       throw ConfigError("--canary: '" + name + "' is not a valid name (1-64 of A-Z a-z 0-9 _ . -)");
     }
-    redmirror::control::CanaryConfig* canary = nullptr;
-    for (auto& existing : config.canaries) {
-      if (existing.name == name) canary = &existing;
-    }
+    redmirror::control::CanaryConfig* canary = findCanary(config, name);
     if (canary == nullptr) {
       config.canaries.emplace_back();
       canary = &config.canaries.back();
@@ -81,10 +85,7 @@ ProxyConfig buildConfig(const Flags& flags) {
   }
   for (const std::string& text : flags.mirrors) {
     auto [name, percent] = splitNameValue("--mirror", text);
-    redmirror::control::CanaryConfig* canary = nullptr;
-    for (auto& existing : config.canaries) {
-      if (existing.name == name) canary = &existing;
-    }
+    redmirror::control::CanaryConfig* canary = findCanary(config, name);
     if (canary == nullptr) throw ConfigError("--mirror: no canary named '" + name + "' (add it with --canary)");
     if (!redmirror::control::parsePercent(percent, canary->percentHundredths)) {
       throw ConfigError("--mirror " + name + ": expected a percentage 0-100 with at most 2 decimals, got '" +

@@ -1,5 +1,7 @@
 #include "redmirror/diff/report.h"
 
+#include "redmirror/resp/ascii.h"
+
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
@@ -132,11 +134,7 @@ std::string hex(const unsigned char* bytes, size_t length) {
   return out;
 }
 
-bool equalsIgnoreCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-         });
-}
+using resp::equalsIgnoreCase;
 
 bool containsIgnoreCase(std::string_view haystack, std::string_view needle) {
   if (needle.size() > haystack.size()) return false;

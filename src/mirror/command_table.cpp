@@ -1,4 +1,5 @@
 #include "redmirror/mirror/command_table.h"
+#include "redmirror/resp/ascii.h"
 
 #include <hiredis/hiredis.h>
 
@@ -11,21 +12,9 @@
 namespace redmirror::mirror {
 namespace {
 
-std::string lowercase(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
+using resp::lowercase;
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
+using resp::equalsIgnoreCase;
 
 // ---------------------------------------------------------------------------
 // Flags, tips and key rules
@@ -38,7 +27,7 @@ uint32_t flagFromName(std::string_view name) {
       {"fast", kFlagFast},         {"no_multi", kFlagNoMulti},
   };
   for (const auto& [text, flag] : kFlags) {
-    if (iequals(text, name)) return flag;
+    if (equalsIgnoreCase(text, name)) return flag;
   }
   return 0;  // flags that do not matter to mirroring (denyoom, skip_monitor, ...)
 }
@@ -511,8 +500,8 @@ bool parseEntry(const redisReply* e, const std::string& prefix, CommandInfo& out
       const redisReply* tip = e->element[7]->element[i];
       if (!isText(tip)) continue;
       const std::string_view text = textOf(tip);
-      if (iequals(text, "nondeterministic_output")) out.nondeterministicOutput = true;
-      if (iequals(text, "nondeterministic_output_order")) out.nondeterministicOutputOrder = true;
+      if (equalsIgnoreCase(text, "nondeterministic_output")) out.nondeterministicOutput = true;
+      if (equalsIgnoreCase(text, "nondeterministic_output_order")) out.nondeterministicOutputOrder = true;
     }
   }
   subs.clear();
@@ -557,7 +546,7 @@ bool numkeysKeys(ArgReader& args, uint32_t argc, uint32_t numkeysPos, uint32_t f
 
 bool argIs(ArgReader& args, uint32_t index, std::string_view word) {
   std::string_view text;
-  return args.arg(index, text) && iequals(text, word);
+  return args.arg(index, text) && equalsIgnoreCase(text, word);
 }
 
 }  // namespace
@@ -712,13 +701,13 @@ bool findKeys(const CommandInfo& info, ArgReader& args, std::vector<uint32_t>& p
       for (uint32_t i = 1; i < argc; ++i) {
         std::string_view text;
         if (!args.arg(i, text)) return false;
-        if (iequals(text, "block") || iequals(text, "count")) {
+        if (equalsIgnoreCase(text, "block") || equalsIgnoreCase(text, "count")) {
           ++i;
-        } else if (iequals(text, "group")) {
+        } else if (equalsIgnoreCase(text, "group")) {
           i += 2;
-        } else if (iequals(text, "noack")) {
+        } else if (equalsIgnoreCase(text, "noack")) {
           // no argument
-        } else if (iequals(text, "streams")) {
+        } else if (equalsIgnoreCase(text, "streams")) {
           streamsAt = i;
           break;
         } else {
@@ -749,11 +738,11 @@ bool findKeys(const CommandInfo& info, ArgReader& args, std::vector<uint32_t>& p
         for (uint32_t i = 2; i < argc; ++i) {
           std::string_view text;
           if (!args.arg(i, text)) return false;
-          if (iequals(text, "limit")) {
+          if (equalsIgnoreCase(text, "limit")) {
             i += 2;
-          } else if (iequals(text, "get") || iequals(text, "by")) {
+          } else if (equalsIgnoreCase(text, "get") || equalsIgnoreCase(text, "by")) {
             i += 1;
-          } else if (iequals(text, "store") && i + 1 < argc) {
+          } else if (equalsIgnoreCase(text, "store") && i + 1 < argc) {
             store = i + 1;
             i += 1;
           }
@@ -767,11 +756,11 @@ bool findKeys(const CommandInfo& info, ArgReader& args, std::vector<uint32_t>& p
 }
 
 bool parsePolicy(std::string_view text, Policy& out) {
-  if (iequals(text, "mirror")) {
+  if (equalsIgnoreCase(text, "mirror")) {
     out = Policy::kMirror;
-  } else if (iequals(text, "never")) {
+  } else if (equalsIgnoreCase(text, "never")) {
     out = Policy::kNever;
-  } else if (iequals(text, "type_only")) {
+  } else if (equalsIgnoreCase(text, "type_only")) {
     out = Policy::kTypeOnly;
   } else {
     return false;

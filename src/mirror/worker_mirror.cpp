@@ -8,6 +8,7 @@
 #include <chrono>
 
 #include "redmirror/proxy/stats.h"
+#include "redmirror/resp/ascii.h"
 #include "redmirror/resp/value.h"
 
 namespace redmirror::mirror {
@@ -65,15 +66,7 @@ constexpr uint64_t kSampleRequestBytes = 1024;
 // Bookkeeping of one comparison, counted against the canary's budget.
 constexpr uint64_t kComparisonCost = 256;
 
-bool equalsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
+using resp::equalsIgnoreCase;
 
 // Position of XADD's ID argument when the server picks it ("*" or "<ms>-*"),
 // else 0: XADD key [NOMKSTREAM] [MAXLEN|MINID [=|~] threshold [LIMIT count]] id ...
@@ -683,8 +676,7 @@ uint32_t WorkerMirror::scriptRetry(const CanarySettings& canary, const SessionMi
   if (!name.is("evalsha") && !readOnly) return 0;
   std::string_view arg;
   if (!args.arg(1, arg)) return 0;
-  std::string sha(arg);
-  for (char& c : sha) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  std::string sha = resp::lowercase(arg);
   auto known = scripts_.find(sha);
   if (known == scripts_.end()) return 0;
   // EVALSHA sha numkeys ... -> EVAL body numkeys ...
@@ -735,8 +727,7 @@ void WorkerMirror::prepareScripts(const CanarySettings& canary, const SessionMir
   if (!args.arg(load ? 2 : 1, arg)) return;
   CanaryRuntime& runtime = runtimes_[canary.id];
   if (evalsha) {
-    std::string sha(arg);
-    for (char& c : sha) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    std::string sha = resp::lowercase(arg);
     if (runtime.loadedScripts.count(sha) != 0) return;
     auto known = scripts_.find(sha);
     if (known == scripts_.end()) return;  // the canary may answer NOSCRIPT: counted as its error

@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "redmirror/resp/ascii.h"
 #include "redmirror/resp/limits.h"
 
 namespace redmirror::resp::detail {
@@ -40,8 +41,6 @@ inline bool string2ll(const char* s, size_t len, int64_t& value) {
   return true;
 }
 
-inline char toLowerAscii(char c) {
-  return static_cast<char>(c | ((static_cast<unsigned char>(c - 'A') < 26u) << 5));
-}
+using resp::toLowerAscii;
 
 }  // namespace redmirror::resp::detail

@@ -21,6 +21,7 @@
 #include <string_view>
 #include <vector>
 
+#include "redmirror/resp/ascii.h"
 #include "redmirror/resp/limits.h"
 
 namespace redmirror::resp {
@@ -37,8 +38,7 @@ struct Capture {
   bool is(std::string_view lowercase) const {
     if (!complete || size != lowercase.size()) return false;
     for (size_t i = 0; i < lowercase.size(); ++i) {
-      const char c = bytes[i];
-      if (((c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c) != lowercase[i]) return false;
+      if (toLowerAscii(bytes[i]) != lowercase[i]) return false;
     }
     return true;
   }
