@@ -96,6 +96,7 @@ PendingCommand* ExchangeTracker::track(const resp::CommandFrame& frame) {
     end("too many commands awaiting replies");
     return nullptr;
   }
+  if (command.role == CommandRole::kSubscribe || command.role == CommandRole::kUnsubscribe) ++pubsubPending_;
   pending_.push_back(command);
   return &pending_.back();
 }
@@ -157,7 +158,7 @@ void ExchangeTracker::onConfirmation(const resp::ReplyFrame& frame) {
     case PubSubKind::kShard: shards_ = count; break;
     case PubSubKind::kNone: break;
   }
-  if (--front.confirmationsLeft == 0) pending_.pop_front();
+  if (--front.confirmationsLeft == 0) popFront();
 }
 
 void ExchangeTracker::complete(const resp::ReplyFrame& frame) {
@@ -191,6 +192,12 @@ void ExchangeTracker::complete(const resp::ReplyFrame& frame) {
   }
   ++matched_;
   if (observer_ != nullptr) observer_->onExchange(Exchange{front, frame});
+  popFront();
+}
+
+void ExchangeTracker::popFront() {
+  const CommandRole role = pending_.front().role;
+  if (role == CommandRole::kSubscribe || role == CommandRole::kUnsubscribe) --pubsubPending_;
   pending_.pop_front();
 }
 
@@ -200,6 +207,7 @@ void ExchangeTracker::end(std::string_view reason) {
   endReason_ = std::string(reason);
   if (observer_ != nullptr) observer_->onMatchingEnded(reason);
   pending_.clear();
+  pubsubPending_ = 0;
 }
 
 }  // namespace redmirror::proxy

@@ -86,7 +86,11 @@ void Session::onData(net::TcpStream& stream, net::Chunk* chunk, uint32_t offset,
 void Session::onCommand(const resp::CommandFrame& frame) {
   PendingCommand* pending = tracker_.track(frame);
   bump(worker_.stats().commands_observed);
-  if (mirror_.active()) mirror_.onCommand(mirrorState_, frame, pending, clientWindow_, tracker_.protocol());
+  // Subscribed sessions are not mirrored: their commands answer differently
+  // there (RESP2 PING) and the canary links never subscribe.
+  if (mirror_.active() && !tracker_.inPubSub()) {
+    mirror_.onCommand(mirrorState_, frame, pending, clientWindow_, tracker_.protocol());
+  }
   lastCommandEnd_ = frame.end;
 }
 

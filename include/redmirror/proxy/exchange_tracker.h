@@ -91,6 +91,8 @@ class ExchangeTracker final : public resp::RequestSink, public resp::ReplySink {
   size_t pending() const { return pending_.size(); }
   int protocol() const { return protocol_; }
   bool subscribed() const { return channels_ + patterns_ + shards_ > 0; }
+  // Subscribed, or a (UN)SUBSCRIBE still waiting for its confirmations.
+  bool inPubSub() const { return subscribed() || pubsubPending_ > 0; }
   uint64_t matched() const { return matched_; }
 
  private:
@@ -98,7 +100,7 @@ class ExchangeTracker final : public resp::RequestSink, public resp::ReplySink {
   bool isPubSubMessage(const resp::ReplyFrame& frame) const;
   void onConfirmation(const resp::ReplyFrame& frame);
   void complete(const resp::ReplyFrame& frame);
-  void dropSuppressedFront();
+  void popFront();
 
   ExchangeObserver* observer_;
   Ring<PendingCommand> pending_;
@@ -114,6 +116,7 @@ class ExchangeTracker final : public resp::RequestSink, public resp::ReplySink {
   int64_t patterns_ = 0;
   int64_t shards_ = 0;
   uint64_t matched_ = 0;
+  uint32_t pubsubPending_ = 0;  // (UN)SUBSCRIBE commands in pending_
 };
 
 }  // namespace redmirror::proxy

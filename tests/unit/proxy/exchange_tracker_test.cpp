@@ -103,6 +103,17 @@ TEST_F(TrackerTest, Resp2SubscribeConfirmationsAndMessagesAreNotReplies) {
   EXPECT_TRUE(tracker_.active());
 }
 
+TEST_F(TrackerTest, InPubSubFromTheSubscribeUntilTheLastUnsubscribe) {
+  client("SUBSCRIBE a\r\n");
+  EXPECT_TRUE(tracker_.inPubSub());  // before its confirmation: a pipelined PING answers *2 pong
+  EXPECT_FALSE(tracker_.subscribed());
+  server("*3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n:1\r\n");
+  EXPECT_TRUE(tracker_.inPubSub());
+  client("UNSUBSCRIBE a\r\n");
+  server("*3\r\n$11\r\nunsubscribe\r\n$1\r\na\r\n:0\r\n");
+  EXPECT_FALSE(tracker_.inPubSub());
+}
+
 TEST_F(TrackerTest, UnsubscribeAllCountsOnlyItsOwnKind) {
   client("SUBSCRIBE a\r\nPSUBSCRIBE p*\r\nUNSUBSCRIBE\r\nPING\r\n");
   server("*3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n:1\r\n");
