@@ -17,7 +17,9 @@ class ConfigFileTest : public ::testing::Test {
     return path_;
   }
   void TearDown() override { std::remove(path_.c_str()); }
-  std::string path_ = ::testing::TempDir() + "redmirror_config_test.yaml";
+  // One file per test: ctest runs the tests of this fixture in parallel processes.
+  std::string path_ = ::testing::TempDir() + "redmirror_config_" +
+                      ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".yaml";
 };
 
 std::string errorOf(const std::function<void()>& action) {
