@@ -5,6 +5,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <span>
+#include <string>
+#include <utility>
 #include <vector>
 
 namespace redmirror::fuzz {
@@ -37,6 +40,43 @@ void feedPieces(const uint8_t* data, size_t size, const std::vector<size_t>& cut
   };
   for (size_t c : cuts) piece(c);
   piece(size);
+}
+
+template <typename Recorded>
+struct Outcome {
+  std::vector<Recorded> frames;
+  bool failed;
+  std::string error;
+};
+
+// Feeds the input to a fresh Framer in the pieces of `scheme`, checking the
+// framer's own invariants; Checker records (and checks) what it reports.
+template <typename Framer, typename Checker>
+auto run(const uint8_t* data, size_t size, int scheme) {
+  Framer framer;
+  Checker checker(size);
+  bool everFailed = false;
+  feedPieces(data, size, cutsFor(data, size, scheme), [&](const char* p, size_t n) {
+    const bool ok = framer.feed(std::span<const char>(p, n), checker);
+    check(ok == !framer.failed());
+    check(!(everFailed && ok));  // failure is sticky
+    everFailed = !ok;
+  });
+  check(framer.offset() == size);
+  check(framer.failed() == !framer.error().empty());
+  using Recorded = typename decltype(checker.frames)::value_type;
+  return Outcome<Recorded>{std::move(checker.frames), framer.failed(), framer.error()};
+}
+
+// Every way of cutting the input must give the frames of feeding it whole.
+template <typename Framer, typename Checker>
+void checkSplitsAgree(const uint8_t* data, size_t size) {
+  const auto whole = run<Framer, Checker>(data, size, 0);
+  for (int scheme = 1; scheme <= 2; ++scheme) {
+    const auto split = run<Framer, Checker>(data, size, scheme);
+    check(split.frames == whole.frames);
+    check(split.failed == whole.failed && split.error == whole.error);
+  }
 }
 
 }  // namespace redmirror::fuzz

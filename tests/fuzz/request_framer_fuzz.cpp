@@ -73,37 +73,10 @@ class Checker : public RequestSink {
   uint64_t lastEnd_ = 0;
 };
 
-struct Outcome {
-  std::vector<Recorded> frames;
-  bool failed;
-  std::string error;
-};
-
-Outcome run(const uint8_t* data, size_t size, int scheme) {
-  RequestFramer framer;
-  Checker checker(size);
-  bool everFailed = false;
-  redmirror::fuzz::feedPieces(data, size, redmirror::fuzz::cutsFor(data, size, scheme),
-                              [&](const char* p, size_t n) {
-                                const bool ok = framer.feed(std::span<const char>(p, n), checker);
-                                check(ok == !framer.failed());
-                                check(!(everFailed && ok));
-                                everFailed = !ok;
-                              });
-  check(framer.offset() == size);
-  check(framer.failed() == !framer.error().empty());
-  return {std::move(checker.frames), framer.failed(), framer.error()};
-}
-
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  const Outcome whole = run(data, size, 0);
-  for (int scheme = 1; scheme <= 2; ++scheme) {
-    const Outcome split = run(data, size, scheme);
-    check(split.frames == whole.frames);
-    check(split.failed == whole.failed && split.error == whole.error);
-  }
+  redmirror::fuzz::checkSplitsAgree<RequestFramer, Checker>(data, size);
   // splitInlineArgs on the raw bytes: must not crash, and the output must be
   // cleared on refusal.
   std::vector<std::string> args{"x"};
