@@ -24,6 +24,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=../scripts/lib/processes.sh
+source "$ROOT/scripts/lib/processes.sh"
 BUILD_DIR="$ROOT/build-bench"
 BIN=""
 ROUNDS=""
@@ -102,15 +104,6 @@ STRACE_PID=""
 CANARY_PID=""    # the canary redis-server (--mirror)
 FAILED=1
 
-stop_pid() {     # stop_pid PID: SIGTERM, up to 5 s, then SIGKILL
-  local pid=$1 i
-  kill -0 "$pid" 2>/dev/null || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
-
 cleanup() {
   local rc=$? i
   trap - EXIT INT TERM
@@ -132,41 +125,10 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# Sockets (any state) bound to a local port, from /proc/net/tcp{,6}.
-port_hex() { printf ':%04X' "$1"; }
-port_used() {
-  awk -v h="$(port_hex "$1")" 'FNR > 1 && substr($2, length($2) - 4) == h { f = 1 } END { exit !f }' \
-    /proc/net/tcp /proc/net/tcp6 2>/dev/null
-}
-listeners_on() {
-  awk -v h="$(port_hex "$1")" 'FNR > 1 && $4 == "0A" && substr($2, length($2) - 4) == h { n++ } END { print n + 0 }' \
-    /proc/net/tcp /proc/net/tcp6 2>/dev/null
-}
-USED_PORTS=" "
-pick_port() {    # below the ephemeral range, not bound by anyone, not given out before
-  local p
-  while :; do
-    p=$((20000 + RANDOM % 12000))
-    case "$USED_PORTS" in *" $p "*) continue ;; esac
-    port_used "$p" && continue
-    USED_PORTS="$USED_PORTS$p "
-    echo "$p"; return
-  done
-}
-wait_ping() {    # wait_ping PORT PID: up to 5 s for PONG while PID lives
-  local i
-  for i in $(seq 1 100); do
-    kill -0 "$2" 2>/dev/null || return 1
-    [ "$(redis-cli -h 127.0.0.1 -p "$1" ping 2>/dev/null)" = "PONG" ] && return 0
-    sleep 0.05
-  done
-  return 1
-}
-
 start_redis() {   # start_redis [NAME]: sets REDIS_PORT/REDIS_PID (primary) or CANARY_PORT/CANARY_PID (canary)
   local name=${1:-redis} attempt port pid
   for attempt in 1 2 3 4 5; do
-    port=$(pick_port)
+    pick_port; port=$PORT
     redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no \
       --dir "$WORK" --logfile "$WORK/$name.log" --daemonize no >/dev/null 2>&1 &
     pid=$!
@@ -184,7 +146,7 @@ declare -A PPORT PPID_OF
 start_proxy() {  # start_proxy MODE [extra redmirror flags...]
   local mode=$1 attempt port pid; shift
   for attempt in 1 2 3 4 5; do
-    port=$(pick_port)
+    pick_port; port=$PORT
     "$BIN" --listen "127.0.0.1:$port" --primary "127.0.0.1:$REDIS_PORT" --workers 1 \
       --log-level warn "$@" >>"$WORK/redmirror-$mode.log" 2>&1 &
     pid=$!

@@ -8,6 +8,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=lib/processes.sh
+source "$ROOT/scripts/lib/processes.sh"
 cd "$ROOT"
 BUILD_DIR="$ROOT/build-demo"
 JOBS=${JOBS:-2}
@@ -30,14 +32,6 @@ BIN="$BUILD_DIR/redmirror"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/redmirror-demo.XXXXXX")
 PIDS=()   # everything started here, stopped in reverse order on exit
 
-stop_pid() {
-  local pid=$1 i
-  kill -0 "$pid" 2>/dev/null || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
 cleanup() {
   local rc=$? i f
   trap - EXIT INT TERM
@@ -56,41 +50,12 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-port_hex() { printf ':%04X' "$1"; }
-port_used() {   # any socket bound to this local port?
-  awk -v h="$(port_hex "$1")" 'FNR > 1 && substr($2, length($2) - 4) == h { f = 1 } END { exit !f }' \
-    /proc/net/tcp /proc/net/tcp6 2>/dev/null
-}
-listeners_on() {
-  awk -v h="$(port_hex "$1")" 'FNR > 1 && $4 == "0A" && substr($2, length($2) - 4) == h { n++ } END { print n + 0 }' \
-    /proc/net/tcp /proc/net/tcp6 2>/dev/null
-}
-TAKEN=" "
-free_port() {   # below the ephemeral port range, unused
-  local p
-  while :; do
-    p=$((20000 + RANDOM % 12000))
-    case "$TAKEN" in *" $p "*) continue ;; esac
-    port_used "$p" && continue
-    TAKEN="$TAKEN$p "; echo "$p"; return
-  done
-}
-wait_ping() {   # wait_ping PORT PID: PONG within 5 s while PID lives
-  local i
-  for i in $(seq 1 100); do
-    kill -0 "$2" 2>/dev/null || return 1
-    [ "$(redis-cli -h 127.0.0.1 -p "$1" ping 2>/dev/null)" = "PONG" ] && return 0
-    sleep 0.05
-  done
-  return 1
-}
-
 # start_redis NAME: a throw-away redis-server (no persistence); sets REDIS_PORT[NAME].
 declare -A REDIS_PORT
 start_redis() {
   local name=$1 attempt port pid
   for attempt in 1 2 3 4 5; do
-    port=$(free_port)
+    pick_port; port=$PORT
     redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no \
       --dir "$WORK" --logfile "$WORK/redis-$name.log" --daemonize no >/dev/null 2>&1 &
     pid=$!
@@ -117,7 +82,7 @@ done
 PROXY_PORT=""
 PROXY_PID=""
 for attempt in 1 2 3 4 5; do
-  port=$(free_port)
+  pick_port; port=$PORT
   "$BIN" --listen "127.0.0.1:$port" "${PROXY_ARGS[@]}" >>"$WORK/redmirror.log" 2>&1 &
   pid=$!
   # Workers listen with SO_REUSEPORT: make sure the port is ours alone.

@@ -1,0 +1,48 @@
+# Process and port helpers shared by scripts/demo.sh and bench/e2e.sh (sourced).
+# Everything here works on loopback and reads /proc; nothing is started.
+
+stop_pid() {     # stop_pid PID: SIGTERM, up to 5 s, then SIGKILL
+  local pid=$1 i
+  kill -0 "$pid" 2>/dev/null || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
+# Sockets (any state) bound to a local port, from /proc/net/tcp{,6}.
+port_hex() { printf ':%04X' "$1"; }
+port_used() {    # port_used PORT: any socket bound to this local port?
+  awk -v h="$(port_hex "$1")" 'FNR > 1 && substr($2, length($2) - 4) == h { f = 1 } END { exit !f }' \
+    /proc/net/tcp /proc/net/tcp6 2>/dev/null
+}
+listeners_on() { # listeners_on PORT: how many sockets listen on it
+  awk -v h="$(port_hex "$1")" 'FNR > 1 && $4 == "0A" && substr($2, length($2) - 4) == h { n++ } END { print n + 0 }' \
+    /proc/net/tcp /proc/net/tcp6 2>/dev/null
+}
+
+# pick_port: sets PORT to a port below the ephemeral range that nobody has bound
+# and that was not picked before. It sets a variable instead of printing, because
+# $(pick_port) would run in a subshell and forget what it handed out.
+PICKED_PORTS=" "
+pick_port() {
+  local p
+  while :; do
+    p=$((20000 + RANDOM % 12000))
+    case "$PICKED_PORTS" in *" $p "*) continue ;; esac
+    port_used "$p" && continue
+    PICKED_PORTS="$PICKED_PORTS$p "
+    PORT=$p
+    return
+  done
+}
+
+wait_ping() {    # wait_ping PORT PID: up to 5 s for PONG while PID lives
+  local i
+  for i in $(seq 1 100); do
+    kill -0 "$2" 2>/dev/null || return 1
+    [ "$(redis-cli -h 127.0.0.1 -p "$1" ping 2>/dev/null)" = "PONG" ] && return 0
+    sleep 0.05
+  done
+  return 1
+}
