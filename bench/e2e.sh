@@ -382,7 +382,9 @@ REPORT="$WORK/report.md"
   echo
 } >"$REPORT"
 
-awk -F'\t' -v tck="$CLK_TCK" -v report="$REPORT" '
+# Statistics over the rounds, shared by the report's awk programs: add(k, x)
+# records a value; med/lo/hi summarise them; ratio and check format.
+AWK_STATS='
 function med(k,   n, i, j, a, t) {
   n = cnt[k]; if (n == 0) return ""
   for (i = 1; i <= n; i++) a[i] = v[k, i] + 0
@@ -394,6 +396,9 @@ function hi(k,   i, m) { m = v[k, 1] + 0; for (i = 2; i <= cnt[k]; i++) if (v[k,
 function add(k, x) { v[k, ++cnt[k]] = x }
 function ratio(a, b) { return (b > 0 && a != "") ? sprintf("%.3f", a / b) : "-" }
 function check(ok) { return ok ? "met" : "**not met**" }
+'
+
+awk -F'\t' -v tck="$CLK_TCK" -v report="$REPORT" "$AWK_STATS"'
 FILENAME == ARGV[1] {
   wl = $1; m = $2
   add("rps|" wl "|" m, $4); add("p50|" wl "|" m, $5 * 1000); add("p99|" wl "|" m, $6 * 1000)
@@ -450,17 +455,7 @@ END {
 if [ "$MIRROR" -eq 1 ]; then
   HWMS="$WORK/hwm.tsv"
   for mode in "${MIRROR_MODES[@]}"; do printf '%s\t%s\t%s\t%s\n' "$mode" "$(percent_of "$mode")" "${HWM_START[$mode]}" "${HWM_END[$mode]}"; done >"$HWMS"
-  awk -F'\t' -v tck="$CLK_TCK" -v report="$REPORT" -v budget="$QUEUE_BUDGET_MIB" '
-function med(k,   n, i, j, a, t) {
-  n = cnt[k]; if (n == 0) return ""
-  for (i = 1; i <= n; i++) a[i] = v[k, i] + 0
-  for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
-  return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-}
-function lo(k,   i, m) { m = v[k, 1] + 0; for (i = 2; i <= cnt[k]; i++) if (v[k, i] + 0 < m) m = v[k, i] + 0; return m }
-function hi(k,   i, m) { m = v[k, 1] + 0; for (i = 2; i <= cnt[k]; i++) if (v[k, i] + 0 > m) m = v[k, i] + 0; return m }
-function add(k, x) { v[k, ++cnt[k]] = x }
-function check(ok) { return ok ? "met" : "**not met**" }
+  awk -F'\t' -v tck="$CLK_TCK" -v report="$REPORT" -v budget="$QUEUE_BUDGET_MIB" "$AWK_STATS"'
 FILENAME == ARGV[1] {   # mirror runs
   wl = $1; m = $2; k = wl "|" m
   add("rps|" k, $4); add("p50|" k, $5); add("p99|" k, $6)
