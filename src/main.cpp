@@ -96,27 +96,31 @@ ProxyConfig buildConfig(const Flags& flags) {
   return config;
 }
 
-// The control thread's loop: signals, the admin socket, command-table refresh.
+// The control thread's loop: signals, the admin socket, and a round of the
+// proxy's own connections to the primary and canaries every second (on libuv's
+// thread pool: a server that does not answer must not stall the admin socket).
 struct ControlContext {
   std::vector<std::unique_ptr<redmirror::proxy::Worker>>* workers;
   redmirror::control::MirrorManager* mirror;
   redmirror::control::AdminServer* admin;
   uv_signal_t sigint;
   uv_signal_t sigterm;
-  uv_timer_t refresh;
+  uv_timer_t watch;
+  uv_work_t watchWork;
+  bool watching = false;
 };
 
-// The primary may restart or be upgraded under us: re-read its command table
-// now and then (quickly while we only have the built-in one).
-constexpr uint64_t kCommandRetryMs = 5000;
-constexpr uint64_t kCommandRefreshMs = 60000;
+constexpr uint64_t kWatchIntervalMs = 1000;
 
-void onRefresh(uv_timer_t* handle) {
+void onWatch(uv_timer_t* handle) {
   auto* context = static_cast<ControlContext*>(handle->data);
-  const std::string error = context->mirror->refreshCommands();
-  if (!error.empty()) spdlog::warn("cannot read COMMAND from the primary: {}", error);
-  const bool settled = context->mirror->haveServerCommands() && context->mirror->allCanariesChecked();
-  uv_timer_start(handle, onRefresh, settled ? kCommandRefreshMs : kCommandRetryMs, 0);
+  if (context->watching) return;  // the previous round is still waiting on a server
+  context->watching = true;
+  context->watchWork.data = context;
+  uv_queue_work(
+      handle->loop, &context->watchWork,
+      [](uv_work_t* work) { static_cast<ControlContext*>(work->data)->mirror->watchServers(); },
+      [](uv_work_t* work, int /*status*/) { static_cast<ControlContext*>(work->data)->watching = false; });
 }
 
 void onSignal(uv_signal_t* handle, int signum) {
@@ -126,7 +130,7 @@ void onSignal(uv_signal_t* handle, int signum) {
   if (context->admin != nullptr) context->admin->close();
   uv_close(reinterpret_cast<uv_handle_t*>(&context->sigint), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&context->sigterm), nullptr);
-  uv_close(reinterpret_cast<uv_handle_t*>(&context->refresh), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&context->watch), nullptr);
 }
 
 }  // namespace
@@ -194,8 +198,9 @@ int main(int argc, char** argv) {
     spdlog::critical("configuration error: {}", e.what());
     return 2;
   }
-  if (const std::string error = mirror->refreshCommands(); !error.empty()) {
-    spdlog::warn("cannot read COMMAND from the primary yet ({}); using the built-in command table", error);
+  mirror->watchServers();
+  if (!mirror->haveServerCommands()) {
+    spdlog::warn("using the built-in command table until the primary answers COMMAND");
   }
 
   uv_loop_t* loop = uv_default_loop();
@@ -210,15 +215,14 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  ControlContext control{&workers, mirror.get(), admin.get(), {}, {}, {}};
+  ControlContext control{&workers, mirror.get(), admin.get(), {}, {}, {}, {}, false};
   uv_signal_init(loop, &control.sigint);
   uv_signal_init(loop, &control.sigterm);
-  uv_timer_init(loop, &control.refresh);
-  control.sigint.data = control.sigterm.data = control.refresh.data = &control;
+  uv_timer_init(loop, &control.watch);
+  control.sigint.data = control.sigterm.data = control.watch.data = &control;
   uv_signal_start(&control.sigint, onSignal, SIGINT);
   uv_signal_start(&control.sigterm, onSignal, SIGTERM);
-  uv_timer_start(&control.refresh, onRefresh,
-                 mirror->haveServerCommands() && mirror->allCanariesChecked() ? kCommandRefreshMs : kCommandRetryMs, 0);
+  uv_timer_start(&control.watch, onWatch, kWatchIntervalMs, kWatchIntervalMs);
 
   for (auto& worker : workers) worker->start();
   spdlog::info("redmirror listening on {}, primary {}, {} worker(s){}", config.listen.str(),

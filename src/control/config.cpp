@@ -225,6 +225,10 @@ void loadConfigFile(const std::string& path, ProxyConfig& config) {
       config.warmRatePerSecond = fieldAs<uint32_t>(value, key, "a rate");
     } else if (key == "ttl_tolerance_ms") {
       config.ttlToleranceMs = fieldAs<int64_t>(value, key, "milliseconds");
+    } else if (key == "link_batch_delay_us") {
+      config.linkBatchDelayUs = fieldAs<uint32_t>(value, key, "microseconds");
+    } else if (key == "link_batch_bytes") {
+      config.linkBatchBytes = fieldAs<size_t>(value, key, "a byte count");
     } else if (key == "max_mirrored_command_bytes") {
       config.maxMirroredCommandBytes = fieldAs<size_t>(value, key, "a byte count");
     } else {
@@ -260,6 +264,7 @@ void validateConfig(const ProxyConfig& config) {
     throw ConfigError("written_keys_filter_bytes: 1024 to 1073741824");
   }
   if (config.ttlToleranceMs < 0) throw ConfigError("ttl_tolerance_ms: must not be negative");
+  if (config.linkBatchDelayUs > 100000) throw ConfigError("link_batch_delay_us: at most 100000 (100 ms)");
   if (config.listen.host == config.primary.host && config.listen.port == config.primary.port) {
     throw ConfigError("listen: the same address as primary would proxy to itself");
   }

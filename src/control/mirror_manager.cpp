@@ -4,6 +4,7 @@
 #include <openssl/rand.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "redmirror/proxy/worker.h"
@@ -30,6 +31,9 @@ void fingerprint(const redisReply* reply, std::string& out) {
   out += std::to_string(reply->integer);
   for (size_t i = 0; i < reply->elements; ++i) fingerprint(reply->element[i], out);
 }
+
+// COMMAND is read again this often even without a reconnect (MODULE LOAD adds commands).
+constexpr int64_t kCommandsRefreshMs = 60000;
 
 int64_t nowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
@@ -101,6 +105,8 @@ void MirrorManager::publishLocked() {
   settings->workers = workers_.size();
   settings->maxMirroredCommandBytes = config_.maxMirroredCommandBytes;
   settings->ttlToleranceMs = config_.ttlToleranceMs;
+  settings->linkBatchDelayUs = config_.linkBatchDelayUs;
+  settings->linkBatchBytes = config_.linkBatchBytes;
   settings->redaction = redaction_;
   settings->warmCanary = config_.warmCanary;
   settings->warmRatePerSecond = config_.warmRatePerSecond;
@@ -121,82 +127,90 @@ bool MirrorManager::haveServerCommands() const {
   return serverCommands_;
 }
 
-std::string MirrorManager::fetchCommands(const net::HostPort& address, const std::string& username,
-                                         const std::string& password, mirror::CommandTable& table,
-                                         std::string& signature) {
-  const timeval timeout{2, 0};
-  redisContext* context = redisConnectWithTimeout(address.host.c_str(), address.port, timeout);
-  if (context == nullptr) return "out of memory";
-  std::unique_ptr<redisContext, decltype(&redisFree)> guard(context, &redisFree);
-  if (context->err != 0) return context->errstr;
-  redisSetTimeout(context, timeout);
-  if (!password.empty()) {
-    auto* auth = static_cast<redisReply*>(
-        username.empty() ? redisCommand(context, "AUTH %s", password.c_str())
-                         : redisCommand(context, "AUTH %s %s", username.c_str(), password.c_str()));
-    if (auth == nullptr) return context->errstr;
-    const bool refused = auth->type == REDIS_REPLY_ERROR;
-    freeReplyObject(auth);
-    if (refused) return "AUTH refused";
-  }
-  auto* reply = static_cast<redisReply*>(redisCommand(context, "COMMAND"));
-  if (reply == nullptr) return context->errstr;
-  std::unique_ptr<redisReply, decltype(&freeReplyObject)> replyGuard(reply, &freeReplyObject);
-  fingerprint(reply, signature);
+std::string MirrorManager::readCommands(ServerWatch& server, mirror::CommandTable& table,
+                                        std::string& signature) {
   std::string error;
-  if (!table.loadFromCommandReply(reply, error)) return "COMMAND: " + error;
+  ReplyPtr reply = server.command("COMMAND", error);
+  if (!reply) return error;
+  if (reply->type == REDIS_REPLY_ERROR) return "COMMAND: " + std::string(reply->str, reply->len);
+  fingerprint(reply.get(), signature);
+  if (!table.loadFromCommandReply(reply.get(), error)) return "COMMAND: " + error;
   table.applyPolicy(policyOverrides(config_));
   return "";
 }
 
-bool MirrorManager::allCanariesChecked() const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  for (const mirror::CanarySettings& canary : canaries_) {
-    if (commandDifferences_.count(canary.id) == 0) return false;
-  }
-  return true;
+void MirrorManager::watchServers() {
+  const int64_t now = nowMs();
+  watchPrimary(now);
+  watchCanaries(now);
 }
 
-std::string MirrorManager::refreshCommands() {
+void MirrorManager::watchPrimary(int64_t now) {
+  if (!primaryWatch_) {
+    primaryWatch_ = std::make_unique<ServerWatch>(config_.primary, config_.primaryUsername,
+                                                  readSecret("primary_password", config_.primaryPassword));
+  }
+  bool reconnected = false;
+  std::string error = primaryWatch_->check(reconnected);
+  if (!error.empty()) {
+    if (primaryReachable_) spdlog::warn("cannot reach the primary {} for COMMAND: {}", config_.primary.str(), error);
+    primaryReachable_ = false;
+    return;
+  }
+  if (!primaryReachable_) spdlog::info("primary {} reachable again", config_.primary.str());
+  primaryReachable_ = true;
+  if (!reconnected && haveServerCommands() && now - commandsReadMs_ < kCommandsRefreshMs) return;
   auto table = std::make_shared<mirror::CommandTable>();
   std::string signature;
-  const std::string password = readSecret("primary_password", config_.primaryPassword);
-  const std::string error = fetchCommands(config_.primary, config_.primaryUsername, password, *table, signature);
-  if (!error.empty()) return error;
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (!serverCommands_ || signature != commandsSignature_) {
-      commandsSignature_ = std::move(signature);
-      serverCommands_ = true;
-      commands_ = table;
-      spdlog::info("learned {} commands from the primary", table->size());
-      publishLocked();
-    }
+  error = readCommands(*primaryWatch_, *table, signature);
+  if (!error.empty()) {
+    spdlog::warn("cannot read COMMAND from the primary {}: {}", config_.primary.str(), error);
+    return;
   }
-  diffCanaryCommands();
-  return "";
+  commandsReadMs_ = now;
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (serverCommands_ && signature == commandsSignature_) return;
+  commandsSignature_ = std::move(signature);
+  serverCommands_ = true;
+  commands_ = table;
+  ++commandsGeneration_;
+  spdlog::info("learned {} commands from the primary", table->size());
+  publishLocked();
 }
 
-void MirrorManager::diffCanaryCommands() {
+void MirrorManager::watchCanaries(int64_t now) {
   std::vector<mirror::CanarySettings> canaries;
   std::shared_ptr<const mirror::CommandTable> primary;
+  uint64_t generation = 0;
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (!serverCommands_) return;
     canaries = canaries_;
-    primary = commands_;
+    primary = serverCommands_ ? commands_ : nullptr;
+    generation = commandsGeneration_;
   }
-  // Outside the lock: a canary that does not answer must not stall the admin socket.
+  std::erase_if(canaryWatches_, [&](const auto& entry) {
+    return std::none_of(canaries.begin(), canaries.end(),
+                        [&](const mirror::CanarySettings& canary) { return canary.id == entry.first; });
+  });
   for (const mirror::CanarySettings& canary : canaries) {
+    CanaryWatch& watch = canaryWatches_[canary.id];
+    if (!watch.server) {
+      watch.server = std::make_unique<ServerWatch>(canary.address, canary.username, canary.password);
+    }
+    bool reconnected = false;
+    // Unreachable: the canary's links count and log that; compare when it is back.
+    if (!watch.server->check(reconnected).empty() || primary == nullptr) continue;
+    if (!reconnected && watch.diffedGeneration == generation && now - watch.diffedMs < kCommandsRefreshMs) continue;
     mirror::CommandTable table;
     std::string signature;
-    const std::string error = fetchCommands(canary.address, canary.username, canary.password, table, signature);
-    if (!error.empty()) continue;  // read again at the next refresh
+    if (!readCommands(*watch.server, table, signature).empty()) continue;
     std::vector<std::string> differences = primary->differences(table);
     if (!differences.empty()) {
       spdlog::warn("canary {} commands differ from the primary's: {} difference(s), first: {}", canary.name,
                    differences.size(), differences.front());
     }
+    watch.diffedGeneration = generation;
+    watch.diffedMs = now;
     std::lock_guard<std::mutex> lock(mutex_);
     commandDifferences_[canary.id] = std::move(differences);
   }

@@ -29,7 +29,7 @@ CanaryLink::CanaryLink(WorkerMirror& owner, uint64_t canaryId, uint32_t index)
   connect();
 }
 
-CanaryLink::~CanaryLink() = default;
+CanaryLink::~CanaryLink() { owner_.batcher().forget(*this); }
 
 const CanarySettings* CanaryLink::settings() const { return owner_.canary(canaryId_); }
 
@@ -37,12 +37,13 @@ void CanaryLink::connect() {
   const CanarySettings* canary = settings();
   if (canary == nullptr || state_ == State::kShutdown) return;
   net::TcpStream::Events& events = *this;
-  stream_ = std::make_unique<net::TcpStream>(owner_.loop(), owner_.pool(), owner_.scheduler(), events,
-                                             kLinkLimits);
+  net::FlushScheduler& scheduler = *this;
+  stream_ = std::make_unique<net::TcpStream>(owner_.loop(), owner_.pool(), scheduler, events, kLinkLimits);
   framer_ = resp::ReplyFramer();
   replies_.clear();
   readOffset_ = lastReplyEnd_ = 0;
   pending_.clear();
+  unstamped_ = 0;
   charges_.clear();
   charged_ = 0;
   lastChunk_ = nullptr;
@@ -77,7 +78,7 @@ void CanaryLink::onConnected(net::TcpStream& stream, int status) {
     if (!canary->username.empty()) auth.push_back(canary->username);
     auth.push_back(canary->password);
     writeInternal(resp::encodeCommand(auth));
-    pending_.push_back(Pending{Expect::kAuth, 0, uv_now(owner_.loop())});
+    expect(Pending{Expect::kAuth, 0});
   }
   // The back-off is reset by the first good reply, not by the connect: a stopped
   // canary still accepts connections into its backlog.
@@ -94,6 +95,7 @@ void CanaryLink::fail(const char* why, bool timedOut) {
   }
   std::deque<Pending> lost;
   lost.swap(pending_);
+  unstamped_ = 0;
   for (const Pending& pending : lost) {
     if (pending.retry != 0) owner_.dropRetry(pending.retry);
     if (pending.expect == Expect::kAuth || pending.expect == Expect::kInternal) continue;
@@ -151,6 +153,7 @@ void CanaryLink::onReply(const resp::ReplyFrame& frame) {
   }
   const Pending pending = pending_.front();
   pending_.pop_front();
+  if (unstamped_ > pending_.size()) unstamped_ = pending_.size();
   CanaryCounters* counters = owner_.counters(canaryId_);
   if (pending.expect == Expect::kAuth) {
     if (frame.isError()) {
@@ -168,9 +171,33 @@ void CanaryLink::onReply(const resp::ReplyFrame& frame) {
   }
   if (frame.isError() && counters != nullptr) bump(counters->canary_errors);
   if (pending.comparison != 0) {
-    owner_.onCanaryReply(pending.comparison, replies_, frame.begin, frame.end, frame.isError());
+    owner_.onCanaryReply(pending.comparison, replies_, frame.begin, frame.end, frame.isError(),
+                         pending.sentAtUs);
   }
 }
+
+void CanaryLink::expect(Pending pending) {
+  pending_.push_back(pending);
+  ++unstamped_;
+}
+
+void CanaryLink::scheduleFlush(net::TcpStream& stream) {
+  // Streams being closed need no flush: their unwritten bytes are dropped.
+  if (&stream != stream_.get() || batchScheduled_) return;
+  batchScheduled_ = true;
+  owner_.batcher().schedule(*this);
+}
+
+void CanaryLink::flushBatch(uint64_t nowUs) {
+  batchScheduled_ = false;
+  if (!stream_) return;
+  // The commands of this batch leave now: their latency and timeout start here.
+  for (size_t i = pending_.size() - unstamped_; i < pending_.size(); ++i) pending_[i].sentAtUs = nowUs;
+  unstamped_ = 0;
+  stream_->flush();
+}
+
+size_t CanaryLink::unflushedBytes() const { return stream_ ? stream_->queuedBytes() : 0; }
 
 void CanaryLink::writeInternal(std::string_view bytes) {
   stream_->writeCopy(bytes);
@@ -203,7 +230,7 @@ bool CanaryLink::overBudget(uint64_t extra) const {
 
 template <typename ForEach>
 SendResult CanaryLink::enqueue(uint64_t bytes, ForEach&& forEach, uint32_t db, int protocol,
-                               Expect expect, uint32_t comparison, uint32_t replies, uint32_t retry) {
+                               Expect kind, uint32_t comparison, uint32_t replies, uint32_t retry) {
   if (state_ != State::kUp) return SendResult::kDisconnected;
   // Budget: the bytes, plus every chunk the command pins that the previous one
   // did not (a small command can keep a whole 16 KiB read chunk alive).
@@ -214,16 +241,15 @@ SendResult CanaryLink::enqueue(uint64_t bytes, ForEach&& forEach, uint32_t db, i
     last = chunk;
   });
   if (overBudget(pinned)) return SendResult::kQueueFull;
-  const uint64_t now = uv_now(owner_.loop());
   if (protocol != protocol_) {
     writeInternal(protocol == 3 ? "*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n" : "*2\r\n$5\r\nHELLO\r\n$1\r\n2\r\n");
-    pending_.push_back(Pending{Expect::kInternal, 0, now});
+    expect(Pending{Expect::kInternal, 0});
     protocol_ = protocol;
   }
   if (db != db_) {
     const std::string number = std::to_string(db);
     writeInternal(resp::encodeCommand({"SELECT", number}));
-    pending_.push_back(Pending{Expect::kInternal, 0, now});
+    expect(Pending{Expect::kInternal, 0});
     db_ = db;
   }
   forEach([&](net::Chunk* chunk, uint32_t offset, uint32_t length) {
@@ -232,8 +258,7 @@ SendResult CanaryLink::enqueue(uint64_t bytes, ForEach&& forEach, uint32_t db, i
   });
   charge(bytes, pinned);
   for (uint32_t i = 0; i < replies; ++i) {
-    pending_.push_back(Pending{i == 0 ? expect : Expect::kMirrored, i == 0 ? comparison : 0, now,
-                               i == 0 ? retry : 0});
+    expect(Pending{i == 0 ? kind : Expect::kMirrored, i == 0 ? comparison : 0, i == 0 ? retry : 0});
   }
   return SendResult::kSent;
 }
@@ -281,7 +306,9 @@ void CanaryLink::sweep(uint64_t nowMs) {
       if (nowMs - connectStartedMs_ >= canary->replyTimeoutMs) fail("connect timed out", false);
       break;
     case State::kUp:
-      if (!pending_.empty() && nowMs - pending_.front().sentAtMs >= canary->replyTimeoutMs) {
+      // A command still waiting for its batch has not been sent: no timeout yet.
+      if (!pending_.empty() && pending_.front().sentAtUs != 0 &&
+          nowMs * 1000 >= pending_.front().sentAtUs + uint64_t{canary->replyTimeoutMs} * 1000) {
         fail("reply timed out", true);
       }
       break;
@@ -303,6 +330,7 @@ void CanaryLink::shutdown() {
     if (pending.retry != 0) owner_.dropRetry(pending.retry);
   }
   pending_.clear();
+  unstamped_ = 0;
   state_ = State::kShutdown;
   if (stream_) {
     stream_->close();

@@ -114,6 +114,7 @@ WorkerMirror::WorkerMirror(uv_loop_t* loop, net::ChunkPool& pool, net::FlushSche
       pool_(pool),
       scheduler_(scheduler),
       workerIndex_(workerIndex),
+      batcher_(loop),
       randomState_(0x9E3779B97F4A7C15ULL ^
                    (static_cast<uint64_t>(
                         std::chrono::steady_clock::now().time_since_epoch().count()) +
@@ -131,6 +132,7 @@ uint64_t WorkerMirror::random() {
 
 void WorkerMirror::apply(std::shared_ptr<const MirrorSettings> settings) {
   settings_ = std::move(settings);
+  if (settings_) batcher_.configure(settings_->linkBatchDelayUs, settings_->linkBatchBytes);
   active_ = settings_ && settings_->anyActive() && settings_->commands && settings_->sampler;
   std::unordered_map<uint64_t, CanaryRuntime> next;
   if (settings_) {
@@ -814,11 +816,12 @@ void WorkerMirror::sessionClosed(SessionMirror& session) {
 }
 
 void WorkerMirror::onCanaryReply(uint32_t id, const net::StreamWindow& window, uint64_t begin,
-                                 uint64_t end, bool isError) {
+                                 uint64_t end, bool isError, uint64_t sentUs) {
   Comparison& comparison = comparisons_[id];
   if (settings_ && end - begin <= settings_->maxComparedReplyBytes && charge(comparison, end - begin) &&
       window.copy(begin, end, comparison.canary)) {
-    comparison.canaryUs = uv_hrtime() / 1000 - comparison.startedUs;
+    const uint64_t nowUs = uv_hrtime() / 1000;
+    comparison.canaryUs = sentUs != 0 && sentUs <= nowUs ? nowUs - sentUs : nowUs - comparison.startedUs;
     comparison.hasCanary = true;
     comparison.canaryError = isError;
   } else {
@@ -1020,11 +1023,13 @@ void WorkerMirror::shutdown() {
   }
   runtimes_.clear();
   if (repair_) repair_->shutdown();
+  batcher_.close();
   std::erase_if(retiring_, [](const std::unique_ptr<CanaryLink>& link) { return link->fullyClosed(); });
 }
 
 bool WorkerMirror::idle() const {
-  return runtimes_.empty() && retiring_.empty() && (!repair_ || repair_->fullyClosed());
+  return runtimes_.empty() && retiring_.empty() && (!repair_ || repair_->fullyClosed()) &&
+         batcher_.closed();
 }
 
 }  // namespace redmirror::mirror

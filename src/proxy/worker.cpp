@@ -123,6 +123,8 @@ void Worker::onCheck(uv_check_t* handle) {
     for (net::TcpStream* stream : self->flushing_) stream->flush();
     self->flushing_.clear();
   }
+  // Canary links after the primary path's writes, batched across turns.
+  self->mirror_.onTurnEnd();
   // Sessions are freed here, at a point where no callback of theirs is running.
   for (Session* session : self->retired_) delete session;
   self->retired_.clear();

@@ -72,6 +72,8 @@ class RedisServer {
   void start();    // on the same port as before; waits until PING answers
   void stop();     // SIGTERM, waitpid (SIGKILL after 10 s)
   void restart() { stop(); start(); }
+  // Arguments of the next start() (a restart with another configuration).
+  void setExtraArgs(std::vector<std::string> extraArgs) { extraArgs_ = std::move(extraArgs); }
   std::string logText() const;
 
  private:

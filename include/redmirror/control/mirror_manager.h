@@ -11,6 +11,7 @@
 
 #include "redmirror/control/config.h"
 #include "redmirror/control/mirror_control.h"
+#include "redmirror/control/server_watch.h"
 #include "redmirror/mirror/settings.h"
 
 namespace redmirror::proxy {
@@ -24,12 +25,15 @@ class MirrorManager final : public MirrorControl {
   // Throws ConfigError when a canary's secret cannot be read.
   MirrorManager(const ProxyConfig& config, std::vector<proxy::Worker*> workers);
 
-  // Asks the primary for COMMAND (hiredis, bounded wait). Returns "" or why it
-  // could not (the built-in table is used meanwhile). Publishes on success.
-  std::string refreshCommands();
+  // One round of the proxy's own connections to the primary and the canaries
+  // (hiredis, blocking with short timeouts): at start-up, then every second on
+  // libuv's thread pool, never two rounds at once. COMMAND is read from the
+  // primary when its connection is new (start, restart, upgrade) and every
+  // minute, and published when it changed; a canary's table is compared with
+  // the primary's when the canary's connection is new, when the primary's table
+  // changed, and every minute.
+  void watchServers();
   bool haveServerCommands() const;
-  // Whether every canary's command table has been compared with the primary's.
-  bool allCanariesChecked() const;
 
   std::string setPercent(const std::string& canary, uint32_t percentHundredths) override;
   std::string addCanary(const std::string& name, const std::string& address) override;
@@ -45,9 +49,9 @@ class MirrorManager final : public MirrorControl {
  private:
   void publishLocked();
   // COMMAND from one server into `table`; "" or why not.
-  std::string fetchCommands(const net::HostPort& address, const std::string& username,
-                            const std::string& password, mirror::CommandTable& table, std::string& signature);
-  void diffCanaryCommands();
+  std::string readCommands(ServerWatch& server, mirror::CommandTable& table, std::string& signature);
+  void watchPrimary(int64_t now);
+  void watchCanaries(int64_t now);
   mirror::CanarySettings makeCanary(const CanaryConfig& canary);
 
   const ProxyConfig& config_;
@@ -73,6 +77,18 @@ class MirrorManager final : public MirrorControl {
   std::map<uint64_t, Window> windows_;
   // Per canary id: how its command table differs from the primary's (null: not read yet).
   std::map<uint64_t, std::vector<std::string>> commandDifferences_;
+  uint64_t commandsGeneration_ = 0;  // bumped whenever the primary's table changes
+
+  // Touched only by watchServers (one round at a time): no lock.
+  struct CanaryWatch {
+    std::unique_ptr<ServerWatch> server;
+    uint64_t diffedGeneration = 0;  // the primary's table it was last compared with
+    int64_t diffedMs = 0;
+  };
+  std::unique_ptr<ServerWatch> primaryWatch_;
+  bool primaryReachable_ = true;  // for logging only the changes
+  int64_t commandsReadMs_ = 0;
+  std::map<uint64_t, CanaryWatch> canaryWatches_;
 };
 
 }  // namespace redmirror::control

@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "redmirror/mirror/link_batcher.h"
 #include "redmirror/mirror/settings.h"
 #include "redmirror/net/stream_window.h"
 #include "redmirror/net/tcp_stream.h"
@@ -25,7 +26,10 @@ class WorkerMirror;
 // Why a link could not take a command.
 enum class SendResult : uint8_t { kSent, kDisconnected, kQueueFull };
 
-class CanaryLink final : private net::TcpStream::Events, private resp::ReplySink {
+class CanaryLink final : private net::TcpStream::Events,
+                         private net::FlushScheduler,
+                         private resp::ReplySink,
+                         public BatchedLink {
  public:
   CanaryLink(WorkerMirror& owner, uint64_t canaryId, uint32_t index);
   ~CanaryLink() override;
@@ -51,14 +55,18 @@ class CanaryLink final : private net::TcpStream::Events, private resp::ReplySink
   void shutdown();
   bool fullyClosed() const { return stream_ == nullptr && closing_.empty(); }
 
+  // BatchedLink: the worker's LinkBatcher decides when the queued bytes go out.
+  void flushBatch(uint64_t nowUs) override;
+  size_t unflushedBytes() const override;
+
  private:
   enum class State : uint8_t { kWaiting, kConnecting, kUp, kShutdown };
   enum class Expect : uint8_t { kAuth, kInternal, kMirrored, kCompared };
   struct Pending {
     Expect expect;
     uint32_t comparison;
-    uint64_t sentAtMs;
     uint32_t retry = 0;
+    uint64_t sentAtUs = 0;  // when its batch was written; 0 until then
   };
   struct Charge {
     uint64_t bytes;   // bytes of the stream this entry covers
@@ -72,9 +80,12 @@ class CanaryLink final : private net::TcpStream::Events, private resp::ReplySink
   void onClosed(net::TcpStream& stream) override;
   void onWritten(net::TcpStream& stream, size_t bytes) override;
   void onReply(const resp::ReplyFrame& frame) override;
+  // FlushScheduler of the link's own stream: hands it to the batcher.
+  void scheduleFlush(net::TcpStream& stream) override;
+  void expect(Pending pending);
 
   template <typename ForEach>
-  SendResult enqueue(uint64_t bytes, ForEach&& forEach, uint32_t db, int protocol, Expect expect,
+  SendResult enqueue(uint64_t bytes, ForEach&& forEach, uint32_t db, int protocol, Expect kind,
                      uint32_t comparison, uint32_t replies, uint32_t retry);
   bool overBudget(uint64_t extra) const;
   void connect();
@@ -103,6 +114,8 @@ class CanaryLink final : private net::TcpStream::Events, private resp::ReplySink
   net::Chunk* lastChunk_ = nullptr;  // budget: a new chunk referenced is charged whole
   uint32_t db_ = 0;
   int protocol_ = 2;
+  size_t unstamped_ = 0;           // pending_ entries at the back not yet written
+  bool batchScheduled_ = false;
   uint64_t retryAtMs_ = 0;
   uint64_t backoffMs_ = 0;
 };

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "redmirror/mirror/canary_link.h"
+#include "redmirror/mirror/link_batcher.h"
 #include "redmirror/mirror/repair_link.h"
 #include "redmirror/mirror/settings.h"
 #include "redmirror/net/chunk_pool.h"
@@ -95,8 +96,9 @@ class WorkerMirror {
   void sessionClosed(SessionMirror& session);
 
   // Link hooks.
+  // `sentUs`: when the link wrote the command (the canary's latency starts there).
   void onCanaryReply(uint32_t comparison, const net::StreamWindow& window, uint64_t begin,
-                     uint64_t end, bool isError);
+                     uint64_t end, bool isError, uint64_t sentUs);
   void onCanaryLost(uint32_t comparison);
   // A link to the canary (re)connected: it may have restarted and lost its scripts.
   void onLinkConnected(uint64_t canaryId);
@@ -108,12 +110,15 @@ class WorkerMirror {
   void restoreOnCanary(uint64_t canaryId, uint32_t db, const std::string& restore);
 
   void sweep(uint64_t nowMs);
+  // End of a loop turn: links whose batch is due are written.
+  void onTurnEnd() { batcher_.onTurnEnd(); }
   void shutdown();
   bool idle() const;
 
   uv_loop_t* loop() const { return loop_; }
   net::ChunkPool& pool() { return pool_; }
   net::FlushScheduler& scheduler() { return scheduler_; }
+  LinkBatcher& batcher() { return batcher_; }
   const CanarySettings* canary(uint64_t id) const;
   CanaryCounters* counters(uint64_t id);
   uint32_t nextSerial() { return serial_++; }
@@ -191,6 +196,7 @@ class WorkerMirror {
   net::FlushScheduler& scheduler_;
   size_t workerIndex_;
   std::shared_ptr<const MirrorSettings> settings_;
+  LinkBatcher batcher_;  // before the links, which forget themselves in it
   bool active_ = false;
   std::unordered_map<uint64_t, CanaryRuntime> runtimes_;
   std::vector<std::unique_ptr<CanaryLink>> retiring_;

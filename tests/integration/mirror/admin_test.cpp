@@ -35,7 +35,8 @@ size_t countKeys(uint16_t port, const std::string& prefix) {
   return n;
 }
 
-// Client ids connected to a server, except the asking connection.
+// Client ids connected to a server, except the asking connection and the proxy's
+// own control connection (COMMAND, PING), which is named.
 std::set<std::string> clientIds(uint16_t port) {
   Ctx c = connectOrDie(port);
   const std::string self = str(run(c.get(), {"CLIENT", "ID"}).get());
@@ -43,7 +44,7 @@ std::set<std::string> clientIds(uint16_t port) {
   std::istringstream lines(str(run(c.get(), {"CLIENT", "LIST"}).get()));
   std::string line;
   while (std::getline(lines, line)) {
-    if (line.rfind("id=", 0) != 0) continue;
+    if (line.rfind("id=", 0) != 0 || line.find(" name=redmirror-control ") != std::string::npos) continue;
     const std::string id = line.substr(3, line.find(' ') - 3);
     if (id != self) ids.insert(id);
   }

@@ -52,6 +52,22 @@ TEST_F(ConfigFileTest, ReadsEveryField) {
   EXPECT_NO_THROW(validateConfig(config));
 }
 
+TEST_F(ConfigFileTest, LinkBatchingFieldsAndTheirLimit) {
+  ProxyConfig config;
+  loadConfigFile(write("link_batch_delay_us: 0\nlink_batch_bytes: 4096\n"), config);
+  EXPECT_EQ(config.linkBatchDelayUs, 0u);
+  EXPECT_EQ(config.linkBatchBytes, 4096u);
+  EXPECT_NO_THROW(validateConfig(config));
+  loadConfigFile(write("link_batch_delay_us: 250000\n"), config);
+  try {
+    validateConfig(config);
+    FAIL() << "a 250 ms batch delay was accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("link_batch_delay_us"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(loadConfigFile(write("link_batch_bytes: lots\n"), config), ConfigError);
+}
+
 TEST_F(ConfigFileTest, AnEmptyFileKeepsDefaults) {
   ProxyConfig config;
   loadConfigFile(write(""), config);

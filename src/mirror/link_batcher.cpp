@@ -1,0 +1,91 @@
+#include "redmirror/mirror/link_batcher.h"
+
+#include <algorithm>
+#include <cassert>
+
+namespace redmirror::mirror {
+
+// The loop may not be initialised yet when the worker builds us: the timer is
+// made on first use.
+LinkBatcher::LinkBatcher(uv_loop_t* loop) : loop_(loop) {}
+
+LinkBatcher::~LinkBatcher() {
+  // The owner closes the timer (close()) and runs the loop before destroying us.
+  assert(closed_ && "LinkBatcher destroyed before its timer was closed");
+}
+
+void LinkBatcher::configure(uint32_t delayUs, size_t bytes) {
+  delayUs_ = delayUs;
+  bytes_ = bytes;
+}
+
+void LinkBatcher::schedule(BatchedLink& link) {
+  if (!timerReady_ && !closing_) {
+    uv_timer_init(loop_, &timer_);
+    timer_.data = this;
+    timerReady_ = true;
+  }
+  queue_.push_back(Entry{&link, uv_hrtime() / 1000});
+}
+
+void LinkBatcher::forget(BatchedLink& link) {
+  std::erase_if(queue_, [&](const Entry& entry) { return entry.link == &link; });
+  for (Entry& entry : flushing_) {
+    if (entry.link == &link) entry.link = nullptr;  // being walked: skipped, not erased
+  }
+}
+
+void LinkBatcher::onTurnEnd() {
+  if (queue_.empty()) return;
+  flushDue(uv_hrtime() / 1000, delayUs_ == 0);
+  if (!timerReady_ || closing_) return;
+  if (queue_.empty()) {
+    uv_timer_stop(&timer_);
+    return;
+  }
+  if (uv_is_active(reinterpret_cast<uv_handle_t*>(&timer_)) == 0) {
+    // The loop may go idle: wake it when the oldest batch is due (ms granularity).
+    const uint64_t nowUs = uv_hrtime() / 1000;
+    const uint64_t dueUs = queue_.front().sinceUs + delayUs_;
+    const uint64_t waitUs = dueUs > nowUs ? dueUs - nowUs : 0;
+    uv_timer_start(&timer_, &LinkBatcher::onTimer, std::max<uint64_t>(1, (waitUs + 999) / 1000), 0);
+  }
+}
+
+void LinkBatcher::onTimer(uv_timer_t* handle) {
+  auto* self = static_cast<LinkBatcher*>(handle->data);
+  // The timer only fires once the oldest batch is due; the rest go with it, as
+  // one wake-up is the expensive part.
+  self->flushDue(uv_hrtime() / 1000, true);
+}
+
+void LinkBatcher::flushDue(uint64_t nowUs, bool all) {
+  flushing_.clear();
+  flushing_.swap(queue_);
+  // A flush may schedule again (a write that could not finish) or forget links:
+  // flushing_ is the list being walked, queue_ takes the new entries.
+  for (size_t i = 0; i < flushing_.size(); ++i) {
+    const Entry entry = flushing_[i];
+    if (entry.link == nullptr) continue;
+    if (all || nowUs - entry.sinceUs >= delayUs_ || entry.link->unflushedBytes() >= bytes_) {
+      entry.link->flushBatch(nowUs);
+    } else {
+      queue_.push_back(entry);
+    }
+  }
+  flushing_.clear();
+}
+
+void LinkBatcher::close() {
+  if (closing_) return;
+  closing_ = true;
+  queue_.clear();
+  if (!timerReady_) {
+    closed_ = true;
+    return;
+  }
+  uv_close(reinterpret_cast<uv_handle_t*>(&timer_),
+           [](uv_handle_t* handle) { static_cast<LinkBatcher*>(handle->data)->closed_ = true; });
+}
+
+}  // namespace redmirror::mirror
