@@ -80,6 +80,15 @@ void finalize(CommandInfo& info) {
   info.wholeKeyspace = contains(kWholeKeyspace, info.name);
   if (contains(kNondeterministicOutput, info.name)) info.nondeterministicOutput = true;
   if (contains(kNondeterministicOutputOrder, info.name)) info.nondeterministicOutputOrder = true;
+  static constexpr std::pair<std::string_view, Special> kSpecials[] = {
+      {"select", Special::kSelect}, {"multi", Special::kMulti}, {"exec", Special::kExec},
+      {"discard", Special::kDiscard}, {"xadd", Special::kXadd}, {"spop", Special::kSpop},
+      {"script", Special::kScript}, {"function", Special::kFunction}, {"eval", Special::kEval},
+      {"eval_ro", Special::kEval}, {"evalsha", Special::kEvalsha}, {"evalsha_ro", Special::kEvalsha}};
+  info.special = Special::kNone;
+  for (const auto& [name, special] : kSpecials) {
+    if (info.name == name) info.special = special;
+  }
 }
 
 // Redis 7 reports containers (XGROUP, XINFO, OBJECT, ...) without keys or flags and
@@ -566,7 +575,7 @@ bool CommandTable::loadFromCommandReply(const redisReply* reply, std::string& er
     error = "the reply to COMMAND is not a non-empty array";
     return false;
   }
-  std::unordered_map<std::string, CommandInfo> loaded;
+  Map loaded;
   loaded.reserve(reply->elements * 2);
   std::vector<CommandInfo> subs;
   for (size_t i = 0; i < reply->elements; ++i) {
@@ -594,7 +603,7 @@ bool CommandTable::loadFromCommandReply(const redisReply* reply, std::string& er
 }
 
 void CommandTable::loadBuiltin() {
-  std::unordered_map<std::string, CommandInfo> loaded;
+  Map loaded;
   loaded.reserve(std::size(kBuiltin));
   for (const BuiltinRow& row : kBuiltin) {
     CommandInfo info;
@@ -644,12 +653,42 @@ void CommandTable::applyPolicy(const std::map<std::string, Policy>& overrides) {
       info.policy = it->second;
       info.policyReason = "configured";
     }
+    info.compareRules = diff::rulesFor(info.name, info.nondeterministicOutputOrder, info.nondeterministicOutput,
+                                       info.policy == Policy::kTypeOnly);
+    info.compareRules.command = {};  // a view into this table would dangle in a copy
+  }
+  buildIndex();
+}
+
+namespace {
+uint64_t nameHash(std::string_view name) {
+  uint64_t h = 1469598103934665603ULL;
+  for (const unsigned char c : name) h = (h ^ c) * 1099511628211ULL;
+  return h;
+}
+}  // namespace
+
+void CommandTable::buildIndex() {
+  size_t capacity = 16;
+  while (capacity < commands_.size() * 2) capacity *= 2;
+  index_.assign(capacity, IndexSlot{});
+  for (const auto& [name, info] : commands_) {
+    const uint64_t hash = nameHash(name);
+    size_t i = hash & (capacity - 1);
+    while (index_[i].info != nullptr) i = (i + 1) & (capacity - 1);
+    index_[i] = IndexSlot{hash, &info};
   }
 }
 
 const CommandInfo* CommandTable::find(std::string_view lowercaseName) const {
-  const auto it = commands_.find(std::string(lowercaseName));
-  return it == commands_.end() ? nullptr : &it->second;
+  if (index_.empty()) return nullptr;
+  const uint64_t hash = nameHash(lowercaseName);
+  const size_t mask = index_.size() - 1;
+  for (size_t i = hash & mask;; i = (i + 1) & mask) {
+    const IndexSlot& slot = index_[i];
+    if (slot.info == nullptr) return nullptr;
+    if (slot.hash == hash && slot.info->name == lowercaseName) return slot.info;
+  }
 }
 
 bool findKeys(const CommandInfo& info, ArgReader& args, std::vector<uint32_t>& positions) {

@@ -22,6 +22,23 @@ constexpr std::array<uint16_t, 256> makeCrc16Table() {
 constexpr std::array<uint16_t, 256> kCrc16Table = makeCrc16Table();
 static_assert(kCrc16Table[1] == 0x1021 && kCrc16Table[255] == 0x1ef0, "crc16 table as in Redis crc16.c");
 
+// Slicing by 8: table k holds what a byte contributes when k more bytes follow
+// it, so eight bytes cost eight lookups and no serial dependency between them
+// (the CRC is linear over XOR). Every sampled command hashes its keys.
+using SliceTables = std::array<std::array<uint16_t, 256>, 8>;
+constexpr SliceTables makeSliceTables() {
+  SliceTables tables{};
+  tables[0] = kCrc16Table;
+  for (size_t k = 1; k < 8; ++k) {
+    for (size_t x = 0; x < 256; ++x) {
+      const uint16_t prev = tables[k - 1][x];
+      tables[k][x] = static_cast<uint16_t>((prev << 8) ^ kCrc16Table[prev >> 8]);
+    }
+  }
+  return tables;
+}
+constexpr SliceTables kSlices = makeSliceTables();
+
 // splitmix64: a fixed, portable generator, so a seed gives the same permutation
 // on every platform and standard library.
 class SplitMix64 {
@@ -50,7 +67,14 @@ class SplitMix64 {
 
 uint16_t crc16(std::string_view bytes) {
   uint16_t crc = 0;
-  for (const char c : bytes) {
+  const auto* p = reinterpret_cast<const uint8_t*>(bytes.data());
+  size_t n = bytes.size();
+  for (; n >= 8; n -= 8, p += 8) {
+    crc = static_cast<uint16_t>(kSlices[7][p[0] ^ (crc >> 8)] ^ kSlices[6][p[1] ^ (crc & 0xff)] ^
+                                kSlices[5][p[2]] ^ kSlices[4][p[3]] ^ kSlices[3][p[4]] ^ kSlices[2][p[5]] ^
+                                kSlices[1][p[6]] ^ kSlices[0][p[7]]);
+  }
+  for (const char c : std::string_view(reinterpret_cast<const char*>(p), n)) {
     const auto byte = static_cast<uint8_t>(c);
     crc = static_cast<uint16_t>((crc << 8) ^ kCrc16Table[((crc >> 8) ^ byte) & 0xff]);
   }

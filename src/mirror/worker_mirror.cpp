@@ -31,6 +31,7 @@ class FrameArgs final : public ArgReader {
     }
     if (index >= frame_.args.size()) return false;
     const resp::ArgRef& ref = frame_.args[index];
+    if (window_.view(ref.offset, ref.offset + ref.length, out)) return true;
     scratch_.clear();
     if (!window_.copy(ref.offset, ref.offset + ref.length, scratch_)) return false;
     out = scratch_;
@@ -51,10 +52,10 @@ bool parseDb(const resp::Capture& capture, uint32_t& db) {
 
 // SCRIPT LOAD/FLUSH and FUNCTION LOAD/DELETE/FLUSH/RESTORE change what the
 // canary can run: every canary mirroring anything gets them.
-bool isScriptBroadcast(const resp::CommandFrame& frame) {
+bool isScriptBroadcast(Special special, const resp::CommandFrame& frame) {
   const resp::Capture& sub = frame.captured[1];
-  if (frame.captured[0].is("script")) return sub.is("load") || sub.is("flush");
-  if (frame.captured[0].is("function")) {
+  if (special == Special::kScript) return sub.is("load") || sub.is("flush");
+  if (special == Special::kFunction) {
     return sub.is("load") || sub.is("delete") || sub.is("flush") || sub.is("restore");
   }
   return false;
@@ -358,62 +359,65 @@ void WorkerMirror::onCommand(SessionMirror& session, const resp::CommandFrame& f
   if (!active_) return;
   const MirrorSettings& settings = *settings_;
   const resp::Capture& name = frame.captured[0];
-  if (session.inMulti && !name.is("exec") && !name.is("discard") && !name.is("multi")) {
+  // Unknown to the primary's table: the primary refuses it, the canary need not see it.
+  const CommandInfo* info = name.complete ? settings.commands->find(name.view()) : nullptr;
+  const Special special = info != nullptr ? info->special : Special::kNone;
+  if (session.inMulti && special != Special::kExec && special != Special::kDiscard && special != Special::kMulti) {
     ++session.transactionCount;
   }
-  if (!name.complete) return;
+  if (info == nullptr) return;
 
   // Connection state the canary links replay: the database and transactions.
-  if (name.is("select")) {
-    uint32_t db = 0;
-    if (frame.argc == 2 && parseDb(frame.captured[1], db)) {
-      if (session.inMulti) {
-        session.transactionDb = db;  // runs at EXEC, if the primary commits
-      } else {
-        session.db = db;
-        session.dbFromTransaction = false;
+  switch (special) {
+    case Special::kSelect: {
+      uint32_t db = 0;
+      if (frame.argc == 2 && parseDb(frame.captured[1], db)) {
+        if (session.inMulti) {
+          session.transactionDb = db;  // runs at EXEC, if the primary commits
+        } else {
+          session.db = db;
+          session.dbFromTransaction = false;
+        }
       }
+      return;
     }
-    return;
-  }
-  if (name.is("multi")) {
-    session.inMulti = true;
-    session.transactionCount = 0;
-    session.transactionDb = session.db;
-    session.transaction.clear();
-    return;
-  }
-  if (name.is("discard")) {
-    session.inMulti = false;
-    session.transaction.clear();
-    return;
-  }
-  if (name.is("exec")) {
-    const bool selects = session.inMulti && session.transactionDb != session.db;
-    if (session.inMulti && pending != nullptr && (!session.transaction.empty() || selects)) {
-      Effect effect;
-      effect.kind = Effect::Kind::kExec;
-      effect.held = std::move(session.transaction);
-      effect.dbBefore = session.db;
-      effect.db = session.transactionDb;
-      effect.protocol = protocol;
-      session.effects.push_back(std::move(effect));
-      pending->effect = true;
-      if (selects) {
-        // Optimistic: most transactions commit. Commands held behind this EXEC
-        // get the database fixed if the primary aborts it.
-        session.db = session.transactionDb;
-        session.dbFromTransaction = true;
+    case Special::kMulti:
+      session.inMulti = true;
+      session.transactionCount = 0;
+      session.transactionDb = session.db;
+      session.transaction.clear();
+      return;
+    case Special::kDiscard:
+      session.inMulti = false;
+      session.transaction.clear();
+      return;
+    case Special::kExec: {
+      const bool selects = session.inMulti && session.transactionDb != session.db;
+      if (session.inMulti && pending != nullptr && (!session.transaction.empty() || selects)) {
+        Effect effect;
+        effect.kind = Effect::Kind::kExec;
+        effect.held = std::move(session.transaction);
+        effect.dbBefore = session.db;
+        effect.db = session.transactionDb;
+        effect.protocol = protocol;
+        session.effects.push_back(std::move(effect));
+        pending->effect = true;
+        if (selects) {
+          // Optimistic: most transactions commit. Commands held behind this EXEC
+          // get the database fixed if the primary aborts it.
+          session.db = session.transactionDb;
+          session.dbFromTransaction = true;
+        }
       }
+      session.inMulti = false;
+      session.transaction.clear();
+      return;
     }
-    session.inMulti = false;
-    session.transaction.clear();
-    return;
+    default:
+      break;
   }
 
-  const bool broadcast = isScriptBroadcast(frame);
-  const CommandInfo* info = settings.commands->find(name.view());
-  if (info == nullptr) return;
+  const bool broadcast = isScriptBroadcast(special, frame);
   if (info->policy == Policy::kNever && !broadcast) {
     for (const CanarySettings& canary : settings.canaries) {
       if (canary.percentHundredths > 0) bump(canary.counters->perWorker[workerIndex_].skipped_policy);
@@ -440,7 +444,8 @@ void WorkerMirror::onCommand(SessionMirror& session, const resp::CommandFrame& f
     return;
   }
 
-  // Slots of the keys, computed once for every canary.
+  // Slots of the keys, computed once for every canary; their hashes (for the
+  // written-keys filter) only once some canary samples the command.
   keySlots_.clear();
   keyHashes_.clear();
   if (!broadcast && !info->wholeKeyspace) {
@@ -450,14 +455,14 @@ void WorkerMirror::onCommand(SessionMirror& session, const resp::CommandFrame& f
       std::string_view key;
       if (!args.arg(position, key)) return;
       keySlots_.push_back(keySlot(key));
-      keyHashes_.push_back(diff::WrittenKeys::hash(key));
     }
   }
+  bool keysHashed = false;
 
   // Commands whose effect is only known from the primary's reply.
-  const size_t xaddId = name.is("xadd") ? xaddIdPosition(args) : 0;
+  const size_t xaddId = special == Special::kXadd ? xaddIdPosition(args) : 0;
   const bool isXadd = xaddId != 0 && !session.inMulti && pending != nullptr;
-  const bool isSpop = name.is("spop") && !session.inMulti && pending != nullptr;
+  const bool isSpop = special == Special::kSpop && !session.inMulti && pending != nullptr;
   const bool comparable = !session.inMulti && pending != nullptr && info->policy != Policy::kNever;
   const bool write = info->isWrite() || broadcast;
   HeldCommand* held = nullptr;      // the transaction member, once built
@@ -483,6 +488,13 @@ void WorkerMirror::onCommand(SessionMirror& session, const resp::CommandFrame& f
     if (!(write ? any : all)) {
       if (any && !write) bump(counters.skipped_unsampled_keys);
       continue;
+    }
+    if (!keysHashed) {
+      keysHashed = true;
+      for (size_t i = 0; i < keySlots_.size(); ++i) {
+        std::string_view key;
+        if (args.arg(keyPositions_[i], key)) keyHashes_.push_back(diff::WrittenKeys::hash(key));
+      }
     }
 
     if (isSpop || isXadd) {
@@ -533,14 +545,15 @@ void WorkerMirror::onCommand(SessionMirror& session, const resp::CommandFrame& f
       held->comparisons.push_back(0);
       continue;
     }
-    prepareScripts(canary, session, frame, args, protocol);
+    if (special == Special::kEval || special == Special::kEvalsha || special == Special::kScript) {
+      prepareScripts(canary, session, frame, args, protocol);
+    }
     uint32_t comparison = 0;
     if (comparable && all) {
       comparison = newComparison(canary.id);
       Comparison& record = comparisons_[comparison];
       record.command = std::string(name.view());
-      record.rules = diff::rulesFor(record.command, info->nondeterministicOutputOrder,
-                                    info->nondeterministicOutput, info->policy == Policy::kTypeOnly);
+      record.rules = info->compareRules;
       record.rules.ttlToleranceMs = settings.ttlToleranceMs;
       record.keyHash = keyHashes_.empty() ? 0 : keyHashes_.front();
       record.db = session.db;
@@ -564,7 +577,7 @@ void WorkerMirror::onCommand(SessionMirror& session, const resp::CommandFrame& f
         pending->comparison = comparison;
       }
     }
-    const uint32_t retry = scriptRetry(canary, session, frame, args, protocol);
+    const uint32_t retry = special == Special::kEvalsha ? scriptRetry(canary, session, frame, args, protocol) : 0;
     dispatch(canary, session, window, frame, protocol, comparison, retry, deferred);
   }
 }

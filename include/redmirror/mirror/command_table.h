@@ -9,6 +9,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "redmirror/diff/comparator.h"
+
 struct redisReply;
 
 namespace redmirror::mirror {
@@ -47,6 +49,14 @@ enum class KeyRule : uint8_t {
   kNone,           // keyless
 };
 
+// Commands the mirror treats specially, known by name once at load time so the
+// data path does not compare names.
+enum class Special : uint8_t {
+  kNone, kSelect, kMulti, kExec, kDiscard, kXadd, kSpop, kScript, kFunction,
+  kEval,     // EVAL, EVAL_RO
+  kEvalsha,  // EVALSHA, EVALSHA_RO
+};
+
 struct CommandInfo {
   std::string name;  // lowercase
   int arity = 0;     // as COMMAND: negative means "at least -arity"
@@ -60,6 +70,10 @@ struct CommandInfo {
   bool wholeKeyspace = false;                // FLUSHALL, FLUSHDB, SWAPDB: reach every canary
   Policy policy = Policy::kMirror;
   std::string policyReason;  // why the built-in table says kNever (for reports)
+  Special special = Special::kNone;
+  // How its replies are compared (tips, policy, the built-in lists), worked out
+  // once; `command` is left empty for the comparison to point at its own copy.
+  diff::CompareRules compareRules;
 
   bool isWrite() const { return (flags & kFlagWrite) != 0; }
   bool isBlocking() const { return (flags & kFlagBlocking) != 0; }
@@ -76,6 +90,14 @@ class ArgReader {
 
 class CommandTable {
  public:
+  CommandTable() = default;
+  // Not copyable: the lookup index points into the map's nodes, which a move
+  // keeps and a copy would not.
+  CommandTable(const CommandTable&) = delete;
+  CommandTable& operator=(const CommandTable&) = delete;
+  CommandTable(CommandTable&&) = default;
+  CommandTable& operator=(CommandTable&&) = default;
+
   // From the reply to COMMAND (Redis 7: flags, key positions, tips at element 7).
   // Returns false with `error` set when the reply is not a COMMAND reply.
   bool loadFromCommandReply(const redisReply* reply, std::string& error);
@@ -96,7 +118,17 @@ class CommandTable {
   std::vector<std::string> differences(const CommandTable& other) const;
 
  private:
-  std::unordered_map<std::string, CommandInfo> commands_;
+  using Map = std::unordered_map<std::string, CommandInfo>;
+  void buildIndex();
+
+  Map commands_;
+  // Every command is looked up by name on the data path: an open-addressing
+  // index (FNV-1a, linear probing, at most half full) over the map's stable nodes.
+  struct IndexSlot {
+    uint64_t hash = 0;
+    const CommandInfo* info = nullptr;
+  };
+  std::vector<IndexSlot> index_;
   std::map<std::string, Policy> overrides_;
 };
 

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <deque>
 #include <string>
+#include <string_view>
 
 #include "redmirror/net/chunk_pool.h"
 
@@ -47,6 +48,18 @@ class StreamWindow {
             static_cast<uint32_t>(to - from));
     }
     return true;
+  }
+
+  // [begin, end) in place when it lies in one piece (the common case: a
+  // command's argument within one read); false otherwise (use copy()).
+  bool view(uint64_t begin, uint64_t end, std::string_view& out) const {
+    for (auto it = pieces_.rbegin(); it != pieces_.rend(); ++it) {
+      if (it->offset > begin) continue;
+      if (end > it->offset + it->slice.size()) return false;
+      out = std::string_view(it->slice.data() + (begin - it->offset), end - begin);
+      return true;
+    }
+    return false;
   }
 
   // Appends [begin, end) to `out`; false when not retained.

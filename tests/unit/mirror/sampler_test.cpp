@@ -22,6 +22,29 @@ TEST(Crc16, RedisTestVector) {
   EXPECT_EQ(crc16("A"), 0x58E5);
 }
 
+// The sliced CRC against the plain bit-by-bit definition, at every length
+// around the 8-byte step.
+TEST(Crc16, SlicedEqualsBitwiseAtEveryLength) {
+  auto bitwise = [](std::string_view bytes) {
+    uint16_t crc = 0;
+    for (const char c : bytes) {
+      crc ^= static_cast<uint16_t>(static_cast<uint8_t>(c) << 8);
+      for (int bit = 0; bit < 8; ++bit) {
+        crc = (crc & 0x8000) ? static_cast<uint16_t>((crc << 1) ^ 0x1021) : static_cast<uint16_t>(crc << 1);
+      }
+    }
+    return crc;
+  };
+  std::mt19937 rng(7);
+  for (size_t length = 0; length <= 70; ++length) {
+    for (int round = 0; round < 20; ++round) {
+      std::string bytes(length, '\0');
+      for (char& c : bytes) c = static_cast<char>(rng() & 0xff);
+      ASSERT_EQ(crc16(bytes), bitwise(bytes)) << "length " << length;
+    }
+  }
+}
+
 TEST(KeySlot, KnownRedisSlots) {
   EXPECT_EQ(keySlot("foo"), 12182);
   EXPECT_EQ(keySlot("bar"), 5061);
