@@ -46,6 +46,20 @@ uint64_t sum(const mirror::CanaryCounterSet& set, std::atomic<uint64_t> mirror::
   return total;
 }
 
+// Non-comparisons by reason (REPORT's "skipped"), from the counters the data
+// path keeps anyway; cumulative, so a window subtracts its start.
+std::map<std::string, uint64_t> skippedTotals(const mirror::CanaryCounterSet& set) {
+  using C = mirror::CanaryCounters;
+  return {
+      {"policy", sum(set, &C::skipped_policy)},
+      {"unsampled_keys", sum(set, &C::skipped_unsampled_keys)},
+      {"timeout", sum(set, &C::dropped_timeout)},
+      {"dropped", sum(set, &C::dropped_queue_full) + sum(set, &C::dropped_oversize)},
+      {"disconnected", sum(set, &C::dropped_disconnected) + sum(set, &C::dropped_session_closed)},
+      {"script_killed", sum(set, &C::scripts_killed)},
+  };
+}
+
 uint64_t mirroredTotal(const mirror::CanaryCounterSet& set) {
   return sum(set, &mirror::CanaryCounters::mirrored) + sum(set, &mirror::CanaryCounters::effects_mirrored);
 }
@@ -318,14 +332,7 @@ std::string MirrorManager::report(const std::string& canary, std::string& json) 
       data.merge(report.snapshot(), diff::CanaryReport::kMaxSamples);
     }
     const mirror::CanaryCounterSet& set = *settings.counters;
-    // Non-comparisons by reason, from the counters the data path keeps anyway.
-    data.skipped["policy"] += sum(set, &mirror::CanaryCounters::skipped_policy);
-    data.skipped["unsampled_keys"] += sum(set, &mirror::CanaryCounters::skipped_unsampled_keys);
-    data.skipped["timeout"] += sum(set, &mirror::CanaryCounters::dropped_timeout);
-    data.skipped["dropped"] += sum(set, &mirror::CanaryCounters::dropped_queue_full) +
-                               sum(set, &mirror::CanaryCounters::dropped_oversize);
-    data.skipped["disconnected"] += sum(set, &mirror::CanaryCounters::dropped_disconnected) +
-                                    sum(set, &mirror::CanaryCounters::dropped_session_closed);
+    for (const auto& [reason, count] : skippedTotals(set)) data.skipped[reason] += count;
     const auto window = windows_.find(settings.id);
     const Window started = window == windows_.end() ? Window{} : window->second;
     // Counters are cumulative (for metrics); the report covers the window.
@@ -358,15 +365,7 @@ std::string MirrorManager::resetWindow(const std::string& canary) {
     mirror::CanaryCounterSet& set = *settings.counters;
     for (diff::CanaryReport& report : set.reports) report.reset();
     set.written.clear();
-    Window window{nowMs(), mirroredTotal(set), {}};
-    window.skippedBefore["policy"] = sum(set, &mirror::CanaryCounters::skipped_policy);
-    window.skippedBefore["unsampled_keys"] = sum(set, &mirror::CanaryCounters::skipped_unsampled_keys);
-    window.skippedBefore["timeout"] = sum(set, &mirror::CanaryCounters::dropped_timeout);
-    window.skippedBefore["dropped"] =
-        sum(set, &mirror::CanaryCounters::dropped_queue_full) + sum(set, &mirror::CanaryCounters::dropped_oversize);
-    window.skippedBefore["disconnected"] = sum(set, &mirror::CanaryCounters::dropped_disconnected) +
-                                           sum(set, &mirror::CanaryCounters::dropped_session_closed);
-    windows_[settings.id] = window;
+    windows_[settings.id] = Window{nowMs(), mirroredTotal(set), skippedTotals(set)};
   }
   if (!found) return "unknown canary '" + canary + "'";
   return "";

@@ -271,7 +271,7 @@ SendResult CanaryLink::send(const net::StreamWindow& window, uint64_t begin, uin
 }
 
 SendResult CanaryLink::sendHeld(const std::vector<net::Slice>& bytes, uint32_t db, int protocol,
-                                uint32_t comparison) {
+                                uint32_t comparison, uint32_t retry) {
   uint64_t total = 0;
   for (const net::Slice& slice : bytes) total += slice.size();
   return enqueue(
@@ -279,7 +279,7 @@ SendResult CanaryLink::sendHeld(const std::vector<net::Slice>& bytes, uint32_t d
       [&](auto&& visit) {
         for (const net::Slice& slice : bytes) visit(slice.chunk(), slice.offset(), slice.size());
       },
-      db, protocol, comparison != 0 ? Expect::kCompared : Expect::kMirrored, comparison, 1, 0);
+      db, protocol, comparison != 0 ? Expect::kCompared : Expect::kMirrored, comparison, 1, retry);
 }
 
 SendResult CanaryLink::sendOwned(std::string_view bytes, uint32_t db, int protocol, uint32_t replies,

@@ -52,6 +52,11 @@ bool parseDb(const resp::Capture& capture, uint32_t& db) {
 
 // SCRIPT LOAD/FLUSH and FUNCTION LOAD/DELETE/FLUSH/RESTORE change what the
 // canary can run: every canary mirroring anything gets them.
+// "ERR Script killed by user with SCRIPT KILL..." / "... FUNCTION KILL...".
+bool killedScript(const resp::ReplyFrame& reply) {
+  return reply.isError() && reply.top.text.view().starts_with("ERR Script killed by user");
+}
+
 bool isScriptBroadcast(Special special, const resp::CommandFrame& frame) {
   const resp::Capture& sub = frame.captured[1];
   if (special == Special::kScript) return sub.is("load") || sub.is("flush");
@@ -463,6 +468,8 @@ void WorkerMirror::onCommand(SessionMirror& session, const resp::CommandFrame& f
   const size_t xaddId = special == Special::kXadd ? xaddIdPosition(args) : 0;
   const bool isXadd = xaddId != 0 && !session.inMulti && pending != nullptr;
   const bool isSpop = special == Special::kSpop && !session.inMulti && pending != nullptr;
+  const bool isScript = (special == Special::kEval || special == Special::kEvalsha || special == Special::kFcall) &&
+                        !session.inMulti && pending != nullptr;
   const bool comparable = !session.inMulti && pending != nullptr && info->policy != Policy::kNever;
   const bool write = info->isWrite() || broadcast;
   HeldCommand* held = nullptr;      // the transaction member, once built
@@ -495,6 +502,15 @@ void WorkerMirror::onCommand(SessionMirror& session, const resp::CommandFrame& f
         std::string_view key;
         if (args.arg(keyPositions_[i], key)) keyHashes_.push_back(diff::WrittenKeys::hash(key));
       }
+    }
+    if (isScript && effect == nullptr) {
+      // The script itself is held behind this effect (dispatch sees it pending).
+      session.effects.emplace_back();
+      effect = &session.effects.back();
+      effect->kind = Effect::Kind::kScript;
+      effect->db = session.db;
+      effect->protocol = protocol;
+      pending->effect = true;
     }
 
     if (isSpop || isXadd) {
@@ -597,7 +613,6 @@ void WorkerMirror::dispatch(const CanarySettings& canary, SessionMirror& session
   if (!session.effects.empty()) {
     // An effect ahead of this command is still waiting for the primary: keep
     // the session's order on the canary by holding this one behind it.
-    if (retry != 0) dropRetry(retry);
     if (deferred == nullptr) {
       session.effects.back().after.emplace_back();
       deferred = &session.effects.back().after.back();
@@ -611,11 +626,13 @@ void WorkerMirror::dispatch(const CanarySettings& canary, SessionMirror& session
         deferred = nullptr;
         bump(counters.dropped_oversize);
         if (comparison != 0) onCanaryLost(comparison);
+        if (retry != 0) dropRetry(retry);
         return;
       }
     }
     deferred->canaries.push_back(canary.id);
     deferred->comparisons.push_back(comparison);
+    deferred->retries.push_back(retry);
     if (write) {
       if (CanaryRuntime* runtime = runtimeOf(canary.id)) {
         for (uint64_t hash : keyHashes_) runtime->written->insert(hash);
@@ -647,10 +664,12 @@ void WorkerMirror::sendHeld(SessionMirror& session, const HeldCommand& held, boo
   const uint32_t db = transactionAborted && held.dbFromTransaction ? dbBefore : held.db;
   for (size_t i = 0; i < held.canaries.size(); ++i) {
     const uint32_t comparison = i < held.comparisons.size() ? held.comparisons[i] : 0;
+    const uint32_t retry = i < held.retries.size() ? held.retries[i] : 0;
     const CanarySettings* canary = this->canary(held.canaries[i]);
     CanaryLink* link = canary == nullptr ? nullptr : linkFor(*canary, session);
     const SendResult result =
-        link == nullptr ? SendResult::kDisconnected : link->sendHeld(held.bytes, db, protocol, comparison);
+        link == nullptr ? SendResult::kDisconnected : link->sendHeld(held.bytes, db, protocol, comparison, retry);
+    if (result != SendResult::kSent && retry != 0) dropRetry(retry);
     if (CanaryCounters* counters = this->counters(held.canaries[i])) {
       if (result == SendResult::kSent) {
         bump(counters->mirrored);
@@ -665,6 +684,9 @@ void WorkerMirror::sendHeld(SessionMirror& session, const HeldCommand& held, boo
 void WorkerMirror::loseHeld(const HeldCommand& held) {
   for (uint32_t comparison : held.comparisons) {
     if (comparison != 0) onCanaryLost(comparison);
+  }
+  for (uint32_t retry : held.retries) {
+    if (retry != 0) dropRetry(retry);
   }
 }
 
@@ -793,6 +815,15 @@ void WorkerMirror::onReply(SessionMirror& session, const proxy::PendingCommand& 
   if (pending.effect && !session.effects.empty()) {
     Effect effect = std::move(session.effects.front());
     session.effects.pop_front();
+    if (effect.kind == Effect::Kind::kScript && !effect.after.empty() && killedScript(reply)) {
+      // Not mirrored: the canary would run it until killed, answering BUSY meanwhile.
+      const HeldCommand& script = effect.after.front();
+      for (uint64_t id : script.canaries) {
+        if (CanaryCounters* c = counters(id)) bump(c->scripts_killed);
+      }
+      loseHeld(script);
+      effect.after.erase(effect.after.begin());
+    }
     const bool aborted = runEffect(session, effect, reply, window);
     if (aborted && session.dbFromTransaction && session.effects.empty()) {
       session.db = effect.dbBefore;
@@ -865,7 +896,7 @@ void WorkerMirror::sendOwned(const CanarySettings& canary, const SessionMirror& 
 
 bool WorkerMirror::runEffect(SessionMirror& session, Effect& effect, const resp::ReplyFrame& reply,
                              const net::StreamWindow& window) {
-  if (!settings_) return false;
+  if (!settings_ || effect.kind == Effect::Kind::kScript) return false;  // the script is in effect.after
   if (reply.isError()) return effect.kind == Effect::Kind::kExec;  // EXECABORT
   const MirrorSettings& settings = *settings_;
   if (effect.kind == Effect::Kind::kExec) {

@@ -42,7 +42,8 @@ class CanaryLink final : private net::TcpStream::Events,
   SendResult send(const net::StreamWindow& window, uint64_t begin, uint64_t end, uint32_t db,
                   int protocol, uint32_t comparison, uint32_t retry = 0);
   // Queues a held command (a transaction's member, or one held behind an effect), by reference.
-  SendResult sendHeld(const std::vector<net::Slice>& bytes, uint32_t db, int protocol, uint32_t comparison);
+  SendResult sendHeld(const std::vector<net::Slice>& bytes, uint32_t db, int protocol, uint32_t comparison,
+                      uint32_t retry = 0);
   // Queues bytes the proxy built (effects, transaction brackets), `replies` replies
   // expected; the first carries `comparison` (0: none).
   SendResult sendOwned(std::string_view bytes, uint32_t db, int protocol, uint32_t replies,

@@ -55,6 +55,7 @@ enum class Special : uint8_t {
   kNone, kSelect, kMulti, kExec, kDiscard, kXadd, kSpop, kScript, kFunction,
   kEval,     // EVAL, EVAL_RO
   kEvalsha,  // EVALSHA, EVALSHA_RO
+  kFcall,    // FCALL, FCALL_RO
 };
 
 struct CommandInfo {

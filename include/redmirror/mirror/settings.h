@@ -39,7 +39,8 @@ namespace redmirror::mirror {
   X(transactions_mirrored, "MULTI/EXEC units mirrored after the primary committed")    \
   X(transactions_discarded, "transactions not mirrored: aborted or discarded on the primary") \
   X(warm_repairs, "keys copied from the primary to the canary after a cold miss (--warm-canary)") \
-  X(warm_rate_limited, "cold misses not repaired: over the repair rate")
+  X(warm_rate_limited, "cold misses not repaired: over the repair rate")                \
+  X(scripts_killed, "scripts not mirrored: SCRIPT KILL or FUNCTION KILL stopped them on the primary")
 
 struct CanaryCounters {
 #define REDMIRROR_DECLARE_CANARY_COUNTER(name, help) std::atomic<uint64_t> name{0};

@@ -36,6 +36,7 @@ struct HeldCommand {
   std::vector<net::Slice> bytes;
   std::vector<uint64_t> canaries;     // ids of the canaries it goes to
   std::vector<uint32_t> comparisons;  // per canary: comparison awaiting its reply, or 0
+  std::vector<uint32_t> retries;      // per canary: script retry (EVALSHA -> EVAL on NOSCRIPT), or 0
   uint32_t db = 0;
   bool dbFromTransaction = false;     // db set by a SELECT inside a MULTI not yet committed
   // XADD with a server-chosen ID inside MULTI: rebuilt with the ID found at
@@ -47,7 +48,10 @@ struct HeldCommand {
 
 // Work to do when the primary's reply to a command arrives.
 struct Effect {
-  enum class Kind : uint8_t { kSpop, kBlockingPop, kExec, kXadd };
+  // kScript: EVAL/EVALSHA/FCALL wait for the primary's answer, and are not
+  // mirrored when SCRIPT KILL / FUNCTION KILL stopped them there (a killed
+  // script wrote nothing; on the canary it would run on, making it BUSY).
+  enum class Kind : uint8_t { kSpop, kBlockingPop, kExec, kXadd, kScript };
   Kind kind = Kind::kSpop;
   std::vector<std::string> args;   // the command's arguments, args[0] lowercase
   std::vector<HeldCommand> held;   // the transaction (kExec)

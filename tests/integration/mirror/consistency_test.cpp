@@ -284,6 +284,55 @@ TEST_F(MirrorConsistency, EvalshaAfterCanaryLostScriptIsResentAsEval) {
       << s.admin->canary("c1").dump();
 }
 
+// A script killed on the primary (SCRIPT KILL) wrote nothing there; mirrored as
+// sent, it would loop on the canary until killed there too, and the canary would
+// answer BUSY to everything meanwhile. Scripts wait for the primary's answer.
+TEST_F(MirrorConsistency, ScriptKilledOnThePrimaryNeverReachesTheCanary) {
+  Rig s;
+  ASSERT_TRUE(s.waitLinksUp("c1"));
+  Ctx looping = connectOrDie(s.proxyPort());
+  redisAppendCommand(looping.get(), "EVAL %s 0", "while true do end");
+  int done = 0;
+  while (!done) ASSERT_EQ(redisBufferWrite(looping.get(), &done), REDIS_OK);
+  // The primary is busy once it answers BUSY to a direct PING.
+  Ctx direct = connectOrDie(s.primary->port());
+  ASSERT_EQ(eventually(
+                [&] {
+                  Reply r(static_cast<redisReply*>(redisCommand(direct.get(), "PING")));
+                  return r && r->type == REDIS_REPLY_ERROR && std::string(r->str).rfind("BUSY", 0) == 0 ? ""
+                                                                                                         : "not busy";
+                },
+                Millis(5000)),
+            "");
+  Ctx killer = connectOrDie(s.proxyPort());
+  EXPECT_EQ(str(run(killer.get(), {"SCRIPT", "KILL"}).get()), "OK");
+  redisReply* killed = nullptr;
+  ASSERT_EQ(redisGetReply(looping.get(), reinterpret_cast<void**>(&killed)), REDIS_OK);
+  Reply killedReply(killed);
+  ASSERT_EQ(killedReply->type, REDIS_REPLY_ERROR);
+  EXPECT_NE(std::string(killedReply->str).find("Script killed"), std::string::npos) << killedReply->str;
+
+  // The same session goes on; its next commands reach a canary that is not busy.
+  EXPECT_EQ(str(run(looping.get(), {"SET", "after-kill", "1"}).get()), "OK");
+  Reply script = run(looping.get(), {"EVAL", "return redis.call('INCR', KEYS[1])", "1", "after-kill-count"});
+  EXPECT_EQ(script->integer, 1);
+  Ctx canary = connectOrDie(s.canaries[0]->port());
+  EXPECT_EQ(eventually(
+                [&] {
+                  Reply r(static_cast<redisReply*>(redisCommand(canary.get(), "GET after-kill-count")));
+                  if (!r) return std::string("no reply");
+                  if (r->type == REDIS_REPLY_ERROR) return std::string(r->str);
+                  return str(r.get()) == "1" ? std::string() : std::string("absent");
+                },
+                Millis(5000)),
+            "")
+      << "the canary did not get the later script (busy with the killed one?)";
+  EXPECT_EQ(str(run(canary.get(), {"GET", "after-kill"}).get()), "1");
+  const nlohmann::json report = nlohmann::json::parse(s.admin->text({"REPORT", "c1"}), nullptr, false);
+  ASSERT_FALSE(report.is_discarded());
+  EXPECT_EQ(report["skipped"].value("script_killed", 0), 1) << report.dump();
+}
+
 // Effects known only from a reply (SPOP, blocking pops, EXEC) must keep their place in
 // the session's order when the client pipelines: commands sent after them must reach
 // the canary after them.
