@@ -112,6 +112,17 @@ bool isBlockingPop(std::string_view name) {
          name == "bzpopmin" || name == "bzpopmax" || name == "blmpop" || name == "bzmpop";
 }
 
+// XREAD / XREADGROUP carry the blocking flag but block only with a BLOCK option
+// (before STREAMS): position of BLOCK, or 0 when the call cannot block.
+uint32_t streamBlockIndex(ArgReader& args) {
+  for (uint32_t i = 1; i < args.argc(); ++i) {
+    std::string_view arg;
+    if (!args.arg(i, arg) || equalsIgnoreCase(arg, "streams")) return 0;
+    if (equalsIgnoreCase(arg, "block")) return i;
+  }
+  return 0;
+}
+
 }  // namespace
 
 WorkerMirror::WorkerMirror(uv_loop_t* loop, net::ChunkPool& pool, net::FlushScheduler& scheduler,
@@ -430,10 +441,12 @@ void WorkerMirror::onCommand(SessionMirror& session, const resp::CommandFrame& f
     return;
   }
   FrameArgs args(frame, window, scratch_);
-  if (info->isBlocking() && !session.inMulti) {
+  const bool streamRead = info->name == "xread" || info->name == "xreadgroup";
+  if (info->isBlocking() && !session.inMulti && (!streamRead || streamBlockIndex(args) != 0)) {
     // Mirrored as its non-blocking effect once the primary answers (and not at
-    // all if it timed out). Other blocking commands are not mirrored.
-    if (pending == nullptr || !isBlockingPop(info->name)) return;
+    // all if it timed out): the pops, and XREADGROUP ... BLOCK without BLOCK.
+    // Other blocking commands (XREAD ... BLOCK, WAIT) are not mirrored.
+    if (pending == nullptr || (!isBlockingPop(info->name) && info->name != "xreadgroup")) return;
     Effect effect;
     effect.kind = Effect::Kind::kBlockingPop;
     for (uint32_t i = 0; i < frame.argc; ++i) {
@@ -1034,6 +1047,22 @@ bool WorkerMirror::runEffect(SessionMirror& session, Effect& effect, const resp:
       }
       if (command.size() < 3) return false;
     }
+  } else if (name == "xreadgroup" && value.isAggregate() && !value.elements.empty()) {
+    // The same read without BLOCK: delivers the same entries to the consumer on
+    // a canary with the same stream, and updates its PEL and last-delivered ID.
+    for (size_t i = 0; i < args.size(); ++i) {
+      if (equalsIgnoreCase(args[i], "block") && i + 1 < args.size()) {
+        ++i;
+        continue;
+      }
+      command.push_back(args[i]);
+    }
+    command[0] = "XREADGROUP";
+    size_t streams = 0;
+    while (streams < command.size() && !equalsIgnoreCase(command[streams], "streams")) ++streams;
+    const size_t count = streams < command.size() ? (command.size() - streams - 1) / 2 : 0;
+    for (size_t i = 0; i < count; ++i) keys.push_back(command[streams + 1 + i]);
+    if (keys.empty()) return false;
   } else {
     return false;
   }

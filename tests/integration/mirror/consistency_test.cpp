@@ -284,6 +284,52 @@ TEST_F(MirrorConsistency, EvalshaAfterCanaryLostScriptIsResentAsEval) {
       << s.admin->canary("c1").dump();
 }
 
+// XREADGROUP writes (the group's last-delivered ID and pending entries): without
+// BLOCK it is mirrored as sent; with BLOCK, once the primary delivered entries, as
+// the same read without BLOCK.
+TEST_F(MirrorConsistency, StreamGroupReadsReachTheCanaryBlockingOrNot) {
+  Rig s;
+  ASSERT_TRUE(s.waitLinksUp("c1"));
+  Ctx a = connectOrDie(s.proxyPort());
+  run(a.get(), {"XADD", "events", "1-1", "f", "v"});
+  run(a.get(), {"XGROUP", "CREATE", "events", "workers", "0"});
+  Reply first = run(a.get(), {"XREADGROUP", "GROUP", "workers", "w1", "COUNT", "1", "STREAMS", "events", ">"});
+  ASSERT_EQ(first->type, REDIS_REPLY_ARRAY);
+
+  Ctx b = connectOrDie(s.proxyPort());
+  redisAppendCommand(b.get(), "XREADGROUP GROUP workers w2 BLOCK 5000 STREAMS events >");
+  int done = 0;
+  while (!done) ASSERT_EQ(redisBufferWrite(b.get(), &done), REDIS_OK);
+  ASSERT_TRUE(waitBlocked(s.primary->port(), 1));
+  run(a.get(), {"XADD", "events", "2-1", "f", "w"});
+  redisReply* served = nullptr;
+  ASSERT_EQ(redisGetReply(b.get(), reinterpret_cast<void**>(&served)), REDIS_OK);
+  Reply servedReply(served);
+  ASSERT_EQ(servedReply->type, REDIS_REPLY_ARRAY);
+
+  auto groupState = [](uint16_t port) {
+    Ctx c = connectOrDie(port);
+    Reply pending = run(c.get(), {"XPENDING", "events", "workers"}, true);
+    Reply groups = run(c.get(), {"XINFO", "GROUPS", "events"}, true);
+    std::string state;
+    if (pending && pending->type == REDIS_REPLY_ARRAY && pending->elements > 0) {
+      state += "pending=" + std::to_string(pending->element[0]->integer);
+    }
+    if (groups && groups->type == REDIS_REPLY_ARRAY && groups->elements == 1) {
+      const redisReply* group = groups->element[0];
+      for (size_t i = 0; i + 1 < group->elements; i += 2) {
+        if (str(group->element[i]) == "last-delivered-id") state += " last=" + str(group->element[i + 1]);
+      }
+    }
+    return state;
+  };
+  const std::string primary = groupState(s.primary->port());
+  EXPECT_EQ(primary, "pending=2 last=2-1");
+  EXPECT_EQ(eventually([&] { return groupState(s.canaries[0]->port()) == primary ? "" : groupState(s.canaries[0]->port()); },
+                       Millis(5000)),
+            "");
+}
+
 // A script killed on the primary (SCRIPT KILL) wrote nothing there; mirrored as
 // sent, it would loop on the canary until killed there too, and the canary would
 // answer BUSY to everything meanwhile. Scripts wait for the primary's answer.
