@@ -67,7 +67,7 @@ case "$BUILD_DIR" in /*) ;; *) BUILD_DIR="$PWD/$BUILD_DIR" ;; esac
 case "$ROUNDS" in ''|*[!0-9]*|0) echo "e2e: --rounds must be a positive integer" >&2; exit 2 ;; esac
 CLIENTS=50
 VALUE_SIZE=64
-QUEUE_BUDGET_MIB=64   # a canary's default queue budget (control/config.h queueBudgetBytes)
+QUEUE_BUDGET_MIB=16   # a canary's default queue budget (control/config.h queueBudgetBytes)
 KEYSPACE=100000   # -r for the mirror workloads: keys key:000000000000 .. key:000000099999
 RUN_TIMEOUT=300   # seconds; a run that takes longer is a hang
 

@@ -27,7 +27,7 @@ struct CanaryConfig {
   uint32_t percentHundredths = 0;  // a new canary mirrors nothing until set
   std::string username;
   SecretSource password;
-  size_t queueBudgetBytes = 64 * 1024 * 1024;
+  size_t queueBudgetBytes = 16 * 1024 * 1024;
   uint32_t replyTimeoutMs = 2000;
   uint32_t linksPerWorker = 1;
 };

@@ -67,7 +67,7 @@ struct CanarySettings {
   uint32_t percentHundredths = 0;
   std::string username;
   std::string password;  // never logged, never reported
-  size_t queueBudgetBytes = 64 * 1024 * 1024;  // across all of this canary's links
+  size_t queueBudgetBytes = 16 * 1024 * 1024;  // across all of this canary's links
   uint32_t replyTimeoutMs = 2000;
   uint32_t linksPerWorker = 1;
   std::shared_ptr<CanaryCounterSet> counters;

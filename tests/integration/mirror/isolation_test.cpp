@@ -19,7 +19,7 @@ class MirrorIsolation : public MirrorTest {};
 
 using Clock = std::chrono::steady_clock;
 
-constexpr long kBudgetKiB = 64 * 1024;  // the default queue_budget_bytes
+constexpr long kBudgetKiB = 16 * 1024;  // the default queue_budget_bytes
 constexpr long kSlackKiB = 32 * 1024;
 
 // Several client threads, each pipelining SET/GET pairs on its own keys and checking that
