@@ -85,7 +85,8 @@ void finalize(CommandInfo& info) {
       {"discard", Special::kDiscard}, {"xadd", Special::kXadd}, {"spop", Special::kSpop},
       {"script", Special::kScript}, {"function", Special::kFunction}, {"eval", Special::kEval},
       {"eval_ro", Special::kEval}, {"evalsha", Special::kEvalsha}, {"evalsha_ro", Special::kEvalsha},
-      {"fcall", Special::kFcall}, {"fcall_ro", Special::kFcall}};
+      {"fcall", Special::kFcall}, {"fcall_ro", Special::kFcall}, {"xclaim", Special::kClaim},
+      {"xautoclaim", Special::kClaim}};
   info.special = Special::kNone;
   for (const auto& [name, special] : kSpecials) {
     if (info.name == name) info.special = special;

@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <chrono>
@@ -110,6 +111,55 @@ std::string sha1Hex(std::string_view body) {
 bool isBlockingPop(std::string_view name) {
   return name == "blpop" || name == "brpop" || name == "blmove" || name == "brpoplpush" ||
          name == "bzpopmin" || name == "bzpopmax" || name == "blmpop" || name == "bzmpop";
+}
+
+// "1526919030474-55", "1526919030474" (the sequence is optional in XCLAIM).
+bool isStreamId(std::string_view text) {
+  const size_t dash = text.find('-');
+  auto digits = [](std::string_view part) {
+    return !part.empty() && std::all_of(part.begin(), part.end(), [](char c) { return c >= '0' && c <= '9'; });
+  };
+  return dash == std::string_view::npos ? digits(text) : digits(text.substr(0, dash)) && digits(text.substr(dash + 1));
+}
+
+// XCLAIM key group consumer min-idle id... [options] or XAUTOCLAIM key group
+// consumer min-idle start [COUNT n] [JUSTID], and the primary's reply: the XCLAIM
+// that claims exactly what the primary claimed (and, for XAUTOCLAIM, drops the
+// deleted entries it removed from the PEL), whatever the idle times on the
+// canary. Empty when nothing was claimed.
+std::vector<std::string_view> claimEffect(const std::vector<std::string>& args, const resp::Value& reply) {
+  std::vector<std::string_view> command;
+  if (args.size() < 6 || !reply.isAggregate()) return command;
+  const bool autoclaim = equalsIgnoreCase(args[0], "xautoclaim");
+  bool justId = false;
+  for (size_t i = 5; i < args.size(); ++i) justId = justId || equalsIgnoreCase(args[i], "justid");
+  command = {"XCLAIM", args[1], args[2], args[3], "0"};
+  const size_t before = command.size();
+  auto addIds = [&](const resp::Value& list) {
+    for (const resp::Value& item : list.elements) {
+      if (item.type == '$' || item.type == '+') {
+        command.push_back(item.text);  // JUSTID, or a deleted ID
+      } else if (item.isAggregate() && !item.elements.empty()) {
+        command.push_back(item.elements[0].text);  // [id, fields]
+      }
+    }
+  };
+  if (autoclaim) {
+    // [next-start, claimed, deleted]
+    if (reply.elements.size() < 2 || !reply.elements[1].isAggregate()) return {};
+    addIds(reply.elements[1]);
+    if (reply.elements.size() > 2 && reply.elements[2].isAggregate()) addIds(reply.elements[2]);
+    if (command.size() == before) return {};
+    if (justId) command.push_back("JUSTID");
+    return command;
+  }
+  addIds(reply);
+  if (command.size() == before) return {};
+  // The options as sent (IDLE, TIME, RETRYCOUNT, FORCE, JUSTID, LASTID), after the IDs.
+  size_t options = 5;
+  while (options < args.size() && isStreamId(args[options])) ++options;
+  command.insert(command.end(), args.begin() + static_cast<std::ptrdiff_t>(options), args.end());
+  return command;
 }
 
 // XREAD / XREADGROUP carry the blocking flag but block only with a BLOCK option
@@ -481,6 +531,7 @@ void WorkerMirror::onCommand(SessionMirror& session, const resp::CommandFrame& f
   const size_t xaddId = special == Special::kXadd ? xaddIdPosition(args) : 0;
   const bool isXadd = xaddId != 0 && !session.inMulti && pending != nullptr;
   const bool isSpop = special == Special::kSpop && !session.inMulti && pending != nullptr;
+  const bool isClaim = special == Special::kClaim && !session.inMulti && pending != nullptr;
   const bool isScript = (special == Special::kEval || special == Special::kEvalsha || special == Special::kFcall) &&
                         !session.inMulti && pending != nullptr;
   const bool comparable = !session.inMulti && pending != nullptr && info->policy != Policy::kNever;
@@ -526,11 +577,11 @@ void WorkerMirror::onCommand(SessionMirror& session, const resp::CommandFrame& f
       pending->effect = true;
     }
 
-    if (isSpop || isXadd) {
+    if (isSpop || isXadd || isClaim) {
       if (effect == nullptr) {
         session.effects.emplace_back();
         effect = &session.effects.back();
-        effect->kind = isSpop ? Effect::Kind::kSpop : Effect::Kind::kXadd;
+        effect->kind = isSpop ? Effect::Kind::kSpop : isXadd ? Effect::Kind::kXadd : Effect::Kind::kClaim;
         for (uint32_t i = 0; i < frame.argc; ++i) {
           std::string_view arg;
           if (!args.arg(i, arg)) break;
@@ -983,6 +1034,17 @@ bool WorkerMirror::runEffect(SessionMirror& session, Effect& effect, const resp:
     command.assign(args.begin(), args.end());
     command[0] = "XADD";
     command[effect.idIndex] = value.text;
+    const std::string encoded = resp::encodeCommand(command);
+    for (uint64_t id : effect.canaries) {
+      if (const CanarySettings* canary = this->canary(id)) {
+        sendOwned(*canary, session, encoded, effect.db, effect.protocol, 1);
+      }
+    }
+    return false;
+  }
+  if (effect.kind == Effect::Kind::kClaim) {
+    command = claimEffect(args, value);
+    if (command.empty()) return false;
     const std::string encoded = resp::encodeCommand(command);
     for (uint64_t id : effect.canaries) {
       if (const CanarySettings* canary = this->canary(id)) {

@@ -56,6 +56,7 @@ enum class Special : uint8_t {
   kEval,     // EVAL, EVAL_RO
   kEvalsha,  // EVALSHA, EVALSHA_RO
   kFcall,    // FCALL, FCALL_RO
+  kClaim,    // XCLAIM, XAUTOCLAIM
 };
 
 struct CommandInfo {

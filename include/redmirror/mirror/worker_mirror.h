@@ -51,7 +51,10 @@ struct Effect {
   // kScript: EVAL/EVALSHA/FCALL wait for the primary's answer, and are not
   // mirrored when SCRIPT KILL / FUNCTION KILL stopped them there (a killed
   // script wrote nothing; on the canary it would run on, making it BUSY).
-  enum class Kind : uint8_t { kSpop, kBlockingPop, kExec, kXadd, kScript };
+  // kClaim: XCLAIM / XAUTOCLAIM claim by idle time, which differs between
+  // servers: mirrored as XCLAIM of exactly the IDs the primary claimed, with
+  // min-idle-time 0 (as Redis replicates them).
+  enum class Kind : uint8_t { kSpop, kBlockingPop, kExec, kXadd, kScript, kClaim };
   Kind kind = Kind::kSpop;
   std::vector<std::string> args;   // the command's arguments, args[0] lowercase
   std::vector<HeldCommand> held;   // the transaction (kExec)

@@ -330,6 +330,46 @@ TEST_F(MirrorConsistency, StreamGroupReadsReachTheCanaryBlockingOrNot) {
             "");
 }
 
+// XCLAIM and XAUTOCLAIM claim entries idle for long enough, and idle times differ
+// between servers: the canary must claim what the primary claimed, not what its
+// own clock says. Here the canary's entries were just touched (idle ~0), so only
+// the effect (XCLAIM with min-idle-time 0 of the claimed IDs) moves them.
+TEST_F(MirrorConsistency, StreamClaimsFollowThePrimaryNotTheCanarysIdleTimes) {
+  Rig s;
+  ASSERT_TRUE(s.waitLinksUp("c1"));
+  Ctx a = connectOrDie(s.proxyPort());
+  for (const char* id : {"1-1", "2-1", "3-1"}) run(a.get(), {"XADD", "jobs", id, "f", "v"});
+  run(a.get(), {"XGROUP", "CREATE", "jobs", "g", "0"});
+  run(a.get(), {"XREADGROUP", "GROUP", "g", "old", "STREAMS", "jobs", ">"});
+  auto owners = [](uint16_t port) {
+    Ctx c = connectOrDie(port);
+    Reply r = run(c.get(), {"XPENDING", "jobs", "g", "-", "+", "10"}, true);
+    std::string text;
+    if (r && r->type == REDIS_REPLY_ARRAY) {
+      for (size_t i = 0; i < r->elements; ++i) {
+        text += str(r->element[i]->element[0]) + ":" + str(r->element[i]->element[1]) + " ";
+      }
+    }
+    return text;
+  };
+  ASSERT_EQ(eventually([&] { return owners(s.canaries[0]->port()) == "1-1:old 2-1:old 3-1:old " ? "" : "not yet"; },
+                       Millis(5000)),
+            "");
+  std::this_thread::sleep_for(Millis(300));
+  Ctx canary = connectOrDie(s.canaries[0]->port());
+  run(canary.get(), {"XCLAIM", "jobs", "g", "old", "0", "1-1", "2-1", "3-1", "JUSTID"});  // idle 0 there
+
+  Reply claimed = run(a.get(), {"XCLAIM", "jobs", "g", "new", "200", "1-1", "JUSTID"});
+  ASSERT_EQ(claimed->elements, 1u);
+  Reply autoclaimed = run(a.get(), {"XAUTOCLAIM", "jobs", "g", "auto", "200", "2-0", "COUNT", "1"});
+  ASSERT_EQ(autoclaimed->type, REDIS_REPLY_ARRAY);
+  const std::string primary = owners(s.primary->port());
+  EXPECT_EQ(primary, "1-1:new 2-1:auto 3-1:old ");
+  EXPECT_EQ(eventually([&] { return owners(s.canaries[0]->port()) == primary ? "" : owners(s.canaries[0]->port()); },
+                       Millis(5000)),
+            "");
+}
+
 // A script killed on the primary (SCRIPT KILL) wrote nothing there; mirrored as
 // sent, it would loop on the canary until killed there too, and the canary would
 // answer BUSY to everything meanwhile. Scripts wait for the primary's answer.
