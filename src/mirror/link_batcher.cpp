@@ -19,13 +19,13 @@ void LinkBatcher::configure(uint32_t delayUs, size_t bytes) {
   bytes_ = bytes;
 }
 
-void LinkBatcher::schedule(BatchedLink& link) {
+void LinkBatcher::schedule(BatchedLink& link, uint32_t extraDelayUs) {
   if (!timerReady_ && !closing_) {
     uv_timer_init(loop_, &timer_);
     timer_.data = this;
     timerReady_ = true;
   }
-  queue_.push_back(Entry{&link, uv_hrtime() / 1000});
+  queue_.push_back(Entry{&link, uv_hrtime() / 1000 + delayUs_ + extraDelayUs});
 }
 
 void LinkBatcher::forget(BatchedLink& link) {
@@ -36,30 +36,15 @@ void LinkBatcher::forget(BatchedLink& link) {
 }
 
 void LinkBatcher::onTurnEnd() {
-  if (queue_.empty()) return;
-  flushDue(uv_hrtime() / 1000, delayUs_ == 0);
-  if (!timerReady_ || closing_) return;
-  if (queue_.empty()) {
-    uv_timer_stop(&timer_);
-    return;
-  }
-  if (uv_is_active(reinterpret_cast<uv_handle_t*>(&timer_)) == 0) {
-    // The loop may go idle: wake it when the oldest batch is due (ms granularity).
-    const uint64_t nowUs = uv_hrtime() / 1000;
-    const uint64_t dueUs = queue_.front().sinceUs + delayUs_;
-    const uint64_t waitUs = dueUs > nowUs ? dueUs - nowUs : 0;
-    uv_timer_start(&timer_, &LinkBatcher::onTimer, std::max<uint64_t>(1, (waitUs + 999) / 1000), 0);
-  }
+  if (!queue_.empty()) flushDue(uv_hrtime() / 1000);
 }
 
 void LinkBatcher::onTimer(uv_timer_t* handle) {
   auto* self = static_cast<LinkBatcher*>(handle->data);
-  // The timer only fires once the oldest batch is due; the rest go with it, as
-  // one wake-up is the expensive part.
-  self->flushDue(uv_hrtime() / 1000, true);
+  self->flushDue(uv_hrtime() / 1000);
 }
 
-void LinkBatcher::flushDue(uint64_t nowUs, bool all) {
+void LinkBatcher::flushDue(uint64_t nowUs) {
   flushing_.clear();
   flushing_.swap(queue_);
   // A flush may schedule again (a write that could not finish) or forget links:
@@ -67,13 +52,27 @@ void LinkBatcher::flushDue(uint64_t nowUs, bool all) {
   for (size_t i = 0; i < flushing_.size(); ++i) {
     const Entry entry = flushing_[i];
     if (entry.link == nullptr) continue;
-    if (all || nowUs - entry.sinceUs >= delayUs_ || entry.link->unflushedBytes() >= bytes_) {
+    if (nowUs >= entry.dueUs || entry.link->unflushedBytes() >= bytes_) {
       entry.link->flushBatch(nowUs);
     } else {
       queue_.push_back(entry);
     }
   }
   flushing_.clear();
+  rearm(nowUs);
+}
+
+void LinkBatcher::rearm(uint64_t nowUs) {
+  if (!timerReady_ || closing_) return;
+  if (queue_.empty()) {
+    uv_timer_stop(&timer_);
+    return;
+  }
+  // The loop may go idle: wake it when the first batch is due (ms granularity).
+  uint64_t dueUs = queue_.front().dueUs;
+  for (const Entry& entry : queue_) dueUs = std::min(dueUs, entry.dueUs);
+  const uint64_t waitUs = dueUs > nowUs ? dueUs - nowUs : 0;
+  uv_timer_start(&timer_, &LinkBatcher::onTimer, std::max<uint64_t>(1, (waitUs + 999) / 1000), 0);
 }
 
 void LinkBatcher::close() {

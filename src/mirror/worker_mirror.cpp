@@ -70,6 +70,8 @@ bool isScriptBroadcast(Special special, const resp::CommandFrame& frame) {
 constexpr size_t kMaxScriptBytes = 16 * 1024 * 1024;
 // Bytes of a compared command kept to render it in a divergence sample.
 constexpr uint64_t kSampleRequestBytes = 1024;
+// How much longer than the link delay a blocking pop's effect waits (see Effect).
+constexpr uint32_t kBlockedEffectMarginUs = 2000;
 // Bookkeeping of one comparison, counted against the canary's budget.
 constexpr uint64_t kComparisonCost = 256;
 
@@ -876,10 +878,68 @@ void WorkerMirror::onReply(SessionMirror& session, const proxy::PendingCommand& 
     }
     if (session.outstanding > 0) --session.outstanding;
   }
-  if (pending.effect && !session.effects.empty()) {
+  if (!pending.effect) return;
+  // Effects are in reply order; those already answered wait for the turn's end.
+  auto effect = std::find_if(session.effects.begin(), session.effects.end(),
+                             [](const Effect& e) { return !e.ready; });
+  if (effect == session.effects.end()) return;
+  EffectReply& answer = effect->reply;
+  answer.error = reply.isError();
+  answer.killed = killedScript(reply);
+  answer.committed = reply.top.type == '*' && !reply.top.isNull;
+  const bool needsValue =
+      !answer.error && effect->kind != Effect::Kind::kScript &&
+      (effect->kind != Effect::Kind::kExec ||
+       std::any_of(effect->held.begin(), effect->held.end(), [](const HeldCommand& h) { return !h.rewriteArgs.empty(); }));
+  if (needsValue && settings_ && reply.end - reply.begin <= settings_->maxComparedReplyBytes) {
+    std::string bytes;
+    std::string error;
+    answer.parsed = window.copy(reply.begin, reply.end, bytes) && resp::parseValue(bytes, answer.value, error);
+  }
+  effect->ready = true;
+  if (effect->kind == Effect::Kind::kBlockingPop) {
+    const uint32_t waitUs = batcher_.delayUs() + kBlockedEffectMarginUs;
+    effect->dueUs = uv_hrtime() / 1000 + waitUs;
+    if (!effectClock_.scheduled) {
+      effectClock_.scheduled = true;
+      batcher_.schedule(effectClock_, kBlockedEffectMarginUs);
+    }
+  }
+  if (!session.hasReadyEffects) {
+    session.hasReadyEffects = true;
+    readySessions_.push_back(&session);
+  }
+}
+
+void WorkerMirror::onTurnEnd() {
+  if (!readySessions_.empty()) runDueEffects(uv_hrtime() / 1000);
+  batcher_.onTurnEnd();
+}
+
+void WorkerMirror::EffectClock::flushBatch(uint64_t nowUs) {
+  scheduled = false;
+  owner_.runDueEffects(nowUs);
+}
+
+void WorkerMirror::runDueEffects(uint64_t nowUs) {
+  // Running an effect never makes another one ready: the list is stable here.
+  for (SessionMirror* session : readySessions_) runReadyEffects(*session, nowUs);
+  std::erase_if(readySessions_, [](SessionMirror* session) {
+    session->hasReadyEffects = !session->effects.empty() && session->effects.front().ready;
+    return !session->hasReadyEffects;
+  });
+  if (!readySessions_.empty() && !effectClock_.scheduled) {
+    effectClock_.scheduled = true;
+    batcher_.schedule(effectClock_, kBlockedEffectMarginUs);
+  }
+}
+
+void WorkerMirror::runReadyEffects(SessionMirror& session, uint64_t nowUs) {
+  while (!session.effects.empty() && session.effects.front().ready) {
+    if (session.effects.front().dueUs > nowUs) return;
     Effect effect = std::move(session.effects.front());
     session.effects.pop_front();
-    if (effect.kind == Effect::Kind::kScript && !effect.after.empty() && killedScript(reply)) {
+    if (effect.kind == Effect::Kind::kScript && !effect.after.empty() && effect.reply.killed) {
       // Not mirrored: the canary would run it until killed, answering BUSY meanwhile.
       const HeldCommand& script = effect.after.front();
       for (uint64_t id : script.canaries) {
@@ -888,7 +948,7 @@ void WorkerMirror::onReply(SessionMirror& session, const proxy::PendingCommand& 
       loseHeld(script);
       effect.after.erase(effect.after.begin());
     }
-    const bool aborted = runEffect(session, effect, reply, window);
+    const bool aborted = runEffect(session, effect);
     if (aborted && session.dbFromTransaction && session.effects.empty()) {
       session.db = effect.dbBefore;
       session.dbFromTransaction = false;
@@ -908,13 +968,21 @@ void WorkerMirror::abandon(SessionMirror& session, const proxy::PendingCommand& 
     id = next;
   }
   if (pending.comparison != 0 && session.outstanding > 0) --session.outstanding;
-  if (pending.effect && !session.effects.empty()) {
-    for (const HeldCommand& held : session.effects.front().after) loseHeld(held);
-    session.effects.pop_front();
-  }
+  if (!pending.effect) return;
+  auto effect = std::find_if(session.effects.begin(), session.effects.end(),
+                             [](const Effect& e) { return !e.ready; });
+  if (effect == session.effects.end()) return;
+  for (const HeldCommand& held : effect->after) loseHeld(held);
+  session.effects.erase(effect);
 }
 
 void WorkerMirror::sessionClosed(SessionMirror& session) {
+  if (session.hasReadyEffects) {
+    // Effects already answered still run, delayed or not: the primary applied them.
+    runReadyEffects(session, UINT64_MAX);
+    std::erase(readySessions_, &session);
+    session.hasReadyEffects = false;
+  }
   for (const Effect& effect : session.effects) {
     for (const HeldCommand& held : effect.after) loseHeld(held);
   }
@@ -958,23 +1026,16 @@ void WorkerMirror::sendOwned(const CanarySettings& canary, const SessionMirror& 
   }
 }
 
-bool WorkerMirror::runEffect(SessionMirror& session, Effect& effect, const resp::ReplyFrame& reply,
-                             const net::StreamWindow& window) {
+bool WorkerMirror::runEffect(SessionMirror& session, Effect& effect) {
   if (!settings_ || effect.kind == Effect::Kind::kScript) return false;  // the script is in effect.after
-  if (reply.isError()) return effect.kind == Effect::Kind::kExec;  // EXECABORT
+  const EffectReply& reply = effect.reply;
+  if (reply.error) return effect.kind == Effect::Kind::kExec;  // EXECABORT
   const MirrorSettings& settings = *settings_;
   if (effect.kind == Effect::Kind::kExec) {
-    const bool committed = reply.top.type == '*' && !reply.top.isNull;
-    // Members whose effect is in the EXEC reply (XADD *): parse it once.
-    resp::Value results;
-    bool haveResults = false;
-    for (const HeldCommand& held : effect.held) {
-      if (!held.rewriteArgs.empty() && committed && !haveResults) {
-        std::string bytes;
-        std::string error;
-        haveResults = window.copy(reply.begin, reply.end, bytes) && resp::parseValue(bytes, results, error);
-      }
-    }
+    const bool committed = reply.committed;
+    // Members whose effect is in the EXEC reply (XADD *).
+    const resp::Value& results = reply.value;
+    const bool haveResults = reply.parsed;
     for (const CanarySettings& canary : settings.canaries) {
       CanaryCounters* counters = this->counters(canary.id);
       std::vector<const HeldCommand*> members;
@@ -1015,13 +1076,8 @@ bool WorkerMirror::runEffect(SessionMirror& session, Effect& effect, const resp:
     return !committed;
   }
 
-  std::string bytes;
-  resp::Value value;
-  std::string error;
-  if (reply.end - reply.begin > settings.maxComparedReplyBytes || !window.copy(reply.begin, reply.end, bytes) ||
-      !resp::parseValue(bytes, value, error) || value.isNull) {
-    return false;  // nothing popped (timed out), or too large to rebuild
-  }
+  const resp::Value& value = reply.value;
+  if (!reply.parsed || value.isNull) return false;  // nothing popped (timed out), or too large to rebuild
   const std::vector<std::string>& args = effect.args;
   std::vector<std::string_view> command;
   std::vector<std::string_view> keys;  // keys the effect touches, for sampling

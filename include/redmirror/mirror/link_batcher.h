@@ -1,14 +1,18 @@
 #pragma once
-// Coalesces the writes of a worker's canary links across loop turns.
+// When the worker's canary links (and its delayed effects) are written.
 //
-// A loopback write costs about 4 us here. Under a light mirror share a loop turn
-// carries less than one mirrored command, so one write per link per turn would
-// still be one write (and one read of the reply) per command. The batcher holds a
-// link's bytes until `delayUs` after its first unwritten command, or until the
-// link has `bytes` queued at the end of a turn, whichever comes first; at high
-// rates every turn fills a batch and nothing waits. The canary's latency is
-// measured from the real write (the link stamps its commands when flushed), so
-// the delay never shows as canary slowness.
+// By default (delay 0) every link with queued bytes is written once at the end
+// of each loop turn: a mirrored write then reaches the canary before the
+// primary's reply reaches the client, so a client that reacts to that reply on
+// another connection (another worker's link) cannot overtake it on the canary.
+//
+// With a delay, a link's bytes wait until `delayUs` after its first unwritten
+// command, or until it has `bytes` queued at the end of a turn: under a light
+// mirror share many commands then share one write and one read (a loopback
+// write costs about 4 us here), but links of different workers may reorder
+// causally related commands of different connections by up to the delay. The
+// canary's latency is measured from the real write, so the wait never shows as
+// canary slowness.
 #include <uv.h>
 
 #include <cstddef>
@@ -34,8 +38,10 @@ class LinkBatcher {
 
   // 0 us: every link is written once per loop turn, with no delay.
   void configure(uint32_t delayUs, size_t bytes);
-  // `link` has bytes to write; it is not scheduled already.
-  void schedule(BatchedLink& link);
+  uint32_t delayUs() const { return delayUs_; }
+  // `link` has bytes to write; it is not scheduled already. It is due after the
+  // configured delay plus `extraDelayUs`.
+  void schedule(BatchedLink& link, uint32_t extraDelayUs = 0);
   // `link` is going away: drop it from the queue.
   void forget(BatchedLink& link);
   // End of a loop turn (the worker's check phase, after the sessions' writes).
@@ -47,10 +53,11 @@ class LinkBatcher {
  private:
   struct Entry {
     BatchedLink* link;
-    uint64_t sinceUs;
+    uint64_t dueUs;
   };
   static void onTimer(uv_timer_t* handle);
-  void flushDue(uint64_t nowUs, bool all);
+  void flushDue(uint64_t nowUs);
+  void rearm(uint64_t nowUs);
 
   uv_loop_t* loop_;
   uv_timer_t timer_{};

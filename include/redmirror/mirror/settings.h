@@ -85,7 +85,7 @@ struct MirrorSettings {
   int64_t ttlToleranceMs = 2000;
   // Canary links: a batch is written this long after its first command, or
   // sooner once this many bytes are queued (0 us: every loop turn).
-  uint32_t linkBatchDelayUs = 5000;
+  uint32_t linkBatchDelayUs = 0;
   size_t linkBatchBytes = 16 * 1024;
   std::shared_ptr<const diff::Redaction> redaction;
   // Read repair (--warm-canary) through a connection of each worker to the primary.

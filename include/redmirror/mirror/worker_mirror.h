@@ -46,7 +46,21 @@ struct HeldCommand {
   size_t replyIndex = 0;
 };
 
-// Work to do when the primary's reply to a command arrives.
+// What an effect needs of the primary's reply, kept until the end of the loop turn.
+struct EffectReply {
+  bool error = false;
+  bool killed = false;     // "ERR Script killed by user ..."
+  bool committed = false;  // EXEC: an array, not nil
+  bool parsed = false;     // `value` holds the reply (for effects rebuilt from it)
+  resp::Value value;
+};
+
+// Work to do when the primary's reply to a command arrives. Effects run at the
+// end of the loop turn in which their reply was read, except blocking pops and
+// stream group reads, which wait a little longer (the link delay plus 2 ms): the
+// write that served the blocked client (an EXEC with the LPUSH a BRPOP waited
+// for, possibly on another worker's link) is answered at the same moment and
+// must reach the canary first.
 struct Effect {
   // kScript: EVAL/EVALSHA/FCALL wait for the primary's answer, and are not
   // mirrored when SCRIPT KILL / FUNCTION KILL stopped them there (a killed
@@ -64,6 +78,9 @@ struct Effect {
   size_t idIndex = 0;              // kXadd: position of the "*" ID to replace
   int protocol = 2;
   std::vector<HeldCommand> after;  // commands of the session that came after this one
+  bool ready = false;              // its reply arrived: runs at the end of the turn
+  uint64_t dueUs = 0;              // blocking pops: not before this time
+  EffectReply reply;
 };
 
 // Mirroring state of one client session, owned by the session.
@@ -77,6 +94,7 @@ struct SessionMirror {
   std::vector<HeldCommand> transaction;
   std::deque<Effect> effects;  // in the order their replies will come
   uint32_t outstanding = 0;    // pending commands carrying comparisons
+  bool hasReadyEffects = false;  // listed in the worker's sessions to run at the turn's end
 };
 
 class WorkerMirror {
@@ -117,8 +135,9 @@ class WorkerMirror {
   void restoreOnCanary(uint64_t canaryId, uint32_t db, const std::string& restore);
 
   void sweep(uint64_t nowMs);
-  // End of a loop turn: links whose batch is due are written.
-  void onTurnEnd() { batcher_.onTurnEnd(); }
+  // End of a loop turn: effects whose reply arrived run, then links whose batch
+  // is due are written.
+  void onTurnEnd();
   void shutdown();
   bool idle() const;
 
@@ -190,8 +209,22 @@ class WorkerMirror {
   uint32_t scriptRetry(const CanarySettings& canary, const SessionMirror& session,
                        const resp::CommandFrame& frame, ArgReader& args, int protocol);
   // Returns true when the effect was a transaction the primary did not commit.
-  bool runEffect(SessionMirror& session, Effect& effect, const resp::ReplyFrame& reply,
-                 const net::StreamWindow& window);
+  bool runEffect(SessionMirror& session, Effect& effect);
+  // Runs the session's ready effects from the front, in order, up to the first
+  // one not due yet at `nowUs`.
+  void runReadyEffects(SessionMirror& session, uint64_t nowUs);
+  void runDueEffects(uint64_t nowUs);
+  // Wakes the worker when delayed effects are due (the batcher's timer).
+  class EffectClock final : public BatchedLink {
+   public:
+    explicit EffectClock(WorkerMirror& owner) : owner_(owner) {}
+    void flushBatch(uint64_t nowUs) override;
+    size_t unflushedBytes() const override { return 0; }
+    bool scheduled = false;
+
+   private:
+    WorkerMirror& owner_;
+  };
   void sendOwned(const CanarySettings& canary, const SessionMirror& session, const std::string& bytes,
                  uint32_t db, int protocol, uint32_t replies);
   uint64_t random();
@@ -209,6 +242,8 @@ class WorkerMirror {
   std::vector<std::unique_ptr<CanaryLink>> retiring_;
   std::vector<Comparison> comparisons_{1};  // id 0 means "none"
   std::vector<uint32_t> freeComparisons_;
+  std::vector<SessionMirror*> readySessions_;  // sessions with effects to run at the turn's end
+  EffectClock effectClock_{*this};
   std::vector<uint32_t> keyPositions_;
   std::vector<uint16_t> keySlots_;
   std::vector<uint64_t> keyHashes_;
