@@ -4,7 +4,7 @@
 # interleaved round by round so that the modes see the same machine noise.
 #
 #   bench/e2e.sh [--quick] [--rounds N] [--out FILE.md] [--bin PATH] [--build-dir DIR]
-#                [--no-build] [--keep] [--mirror | --no-mirror]
+#                [--no-build] [--keep] [--mirror | --no-mirror] [--mirror-args "FLAGS"]
 #
 # Starts its own redis-server (no persistence) and two redmirror processes
 # (--workers 1, nothing pinned) on free loopback ports, and stops all of them on
@@ -34,6 +34,7 @@ OUT=""
 NO_BUILD=0
 KEEP=0
 MIRROR=1
+MIRROR_ARGS=""   # extra redmirror flags for the mirror modes, e.g. "--link-batch-delay-us 5000"
 
 usage() { sed -n '2,23p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
@@ -48,6 +49,7 @@ while [ $# -gt 0 ]; do
     --keep) KEEP=1 ;;
     --mirror) MIRROR=1 ;;
     --no-mirror) MIRROR=0 ;;
+    --mirror-args) MIRROR_ARGS=${2?--mirror-args needs flags}; shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "e2e: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
   esac
@@ -165,8 +167,9 @@ percent_of() { case "$1" in mirror-off) echo 0 ;; mirror-100) echo 100 ;; *) ech
 start_mirror_proxy() {  # start_mirror_proxy MODE: a proxy of its own with the canary c1 at the mode's percentage
   local mode=$1
   ADMIN[$mode]="$WORK/admin-$mode.sock"
+  # shellcheck disable=SC2086 # MIRROR_ARGS is a list of flags
   start_proxy "$mode" --canary "c1=127.0.0.1:$CANARY_PORT" --mirror "c1=$(percent_of "$mode")" \
-    --admin-socket "${ADMIN[$mode]}"
+    --admin-socket "${ADMIN[$mode]}" $MIRROR_ARGS
 }
 # mirrored compared matched diverged dropped(all reasons) links_up of c1, tab-separated
 canary_counters() {
@@ -376,7 +379,7 @@ REPORT="$WORK/report.md"
   echo "- $(redis-server --version | cut -d' ' -f1-3), $(redis-benchmark --version 2>/dev/null | head -1 || echo redis-benchmark)"
   echo "- redmirror $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet HEAD -- src include 2>/dev/null || echo ' (+ uncommitted changes)') (binary $BIN), --workers 1, not pinned; redis-benchmark, Redis and the proxy share the CPUs"
   echo "- $ROUNDS interleaved round(s) (direct, no-observe, observe per workload); $CLIENTS clients, ${VALUE_SIZE}-byte values; n = $N_P1 (P1), $N_P16 (P16), $N_LAT (1 client); ${ELAPSED}s"
-  [ "$MIRROR" -eq 1 ] && echo "- mirror modes (same rounds): mirror-off, mirror-10, mirror-100, canary-stopped, each its own proxy with canary c1 (a second redis-server); GET/SET with -r $KEYSPACE; n = $N_M_P1 (P1), $N_M_P16 (P16)"
+  [ "$MIRROR" -eq 1 ] && echo "- mirror modes (same rounds): mirror-off, mirror-10, mirror-100, canary-stopped, each its own proxy with canary c1 (a second redis-server)${MIRROR_ARGS:+, extra flags: $MIRROR_ARGS}; GET/SET with -r $KEYSPACE; n = $N_M_P1 (P1), $N_M_P16 (P16)"
   echo "- load average before: $LOAD_BEFORE; most compiler processes seen at a run start: $MAX_COMPILERS$([ "$MAX_COMPILERS" -gt 0 ] && echo ' (figures are noisy)')"
   echo "- redmirror on SIGTERM: ${SHUTDOWN%; }"
   echo

@@ -35,6 +35,7 @@ struct Flags {
   std::optional<std::string> reportKeys;
   bool reportValues = false;
   bool warmCanary = false;
+  std::optional<uint32_t> linkBatchDelayUs;
   bool noObserve = false;
   bool checkConfig = false;
 };
@@ -69,6 +70,7 @@ ProxyConfig buildConfig(const Flags& flags) {
   }
   if (flags.reportValues) config.reportValues = true;
   if (flags.warmCanary) config.warmCanary = true;
+  if (flags.linkBatchDelayUs) config.linkBatchDelayUs = *flags.linkBatchDelayUs;
   using redmirror::control::splitNameValue;
   for (const std::string& text : flags.canaries) {
     auto [name, address] = splitNameValue("--canary", text);
@@ -154,6 +156,8 @@ int main(int argc, char** argv) {
   app.add_option("--report-keys", flags.reportKeys, "keys in reports: hashed (default) or plain");
   app.add_flag("--report-values", flags.reportValues, "show whole values in reports (default: 128 bytes)");
   app.add_flag("--warm-canary", flags.warmCanary, "copy cold-missed keys from the primary to the canary (rate-limited)");
+  app.add_option("--link-batch-delay-us", flags.linkBatchDelayUs,
+                 "let canary links batch commands this long (default 0: one write per loop turn)");
   app.add_flag("--check-config", flags.checkConfig, "validate the configuration and exit");
   try {
     app.parse(argc, argv);
