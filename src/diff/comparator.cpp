@@ -1,11 +1,17 @@
 #include "redmirror/diff/comparator.h"
 
 #include <algorithm>
+#include <array>
 #include <charconv>
+#include <chrono>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "redmirror/resp/limits.h"
 
 namespace redmirror::diff {
 
@@ -26,34 +32,28 @@ constexpr size_t kMaxGreedyLeftovers = 64;
 // RESP types after RESP2/RESP3 folding.
 enum class Kind : uint8_t { kNull, kError, kInteger, kString, kDouble, kArray, kSet, kMap, kOther };
 
-Kind kindOf(const Value& v) {
-  if (v.isNull) return Kind::kNull;
-  switch (v.type) {
-    case '_':
-      return Kind::kNull;
-    case '-':
-    case '!':
-      return Kind::kError;
-    case ':':
-    case '#':
-      return Kind::kInteger;
-    case '$':
-    case '+':
-    case '=':
-    case '(':
-      return Kind::kString;
-    case ',':
-      return Kind::kDouble;
-    case '*':
-    case '>':
-      return Kind::kArray;
-    case '~':
-      return Kind::kSet;
-    case '%':
-      return Kind::kMap;
-    default:
-      return Kind::kOther;
-  }
+// The folded kind of each RESP type byte; kOther for the rest.
+constexpr std::array<Kind, 256> kKindOfType = [] {
+  std::array<Kind, 256> kinds{};
+  kinds.fill(Kind::kOther);
+  auto set = [&](std::string_view types, Kind kind) {
+    for (const char type : types) kinds[static_cast<unsigned char>(type)] = kind;
+  };
+  set("_", Kind::kNull);
+  set("-!", Kind::kError);
+  set(":#", Kind::kInteger);
+  set("$+=(", Kind::kString);
+  set(",", Kind::kDouble);
+  set("*>", Kind::kArray);
+  set("~", Kind::kSet);
+  set("%", Kind::kMap);
+  return kinds;
+}();
+
+// A table rather than a switch: called for every member of every multiset, and
+// small enough to inline.
+inline Kind kindOf(const Value& v) {
+  return v.isNull ? Kind::kNull : kKindOfType[static_cast<unsigned char>(v.type)];
 }
 
 const char* kindName(Kind kind) {
@@ -159,6 +159,48 @@ std::string_view baseCommand(std::string_view command) {
   return end == std::string_view::npos ? command : command.substr(0, end);
 }
 
+// --- Bytes ------------------------------------------------------------------
+
+uint64_t load64(const char* bytes) {
+  uint64_t word;
+  std::memcpy(&word, bytes, sizeof(word));
+  return word;
+}
+
+uint64_t load32(const char* bytes) {
+  uint32_t word;
+  std::memcpy(&word, bytes, sizeof(word));
+  return word;
+}
+
+// The bytes of `text` from `from` on, fewer than eight, as one word built from
+// fixed-size loads (a memcpy of a variable size is a library call); when the
+// text is longer, its last eight bytes, overlapping ones already read. The
+// word holds every byte of a text under eight bytes, so for two texts of one
+// length equal words mean equal texts; hashText mixes the length in too.
+uint64_t tailWord(std::string_view text, size_t from) {
+  const size_t size = text.size();
+  const char* bytes = text.data();
+  if (size >= 8) return load64(bytes + size - 8);
+  if (size - from >= 4) return load32(bytes + from) | load32(bytes + size - 4) << 32;
+  uint64_t word = 0;
+  for (size_t i = from; i < size; ++i) word = word << 8 | static_cast<unsigned char>(bytes[i]);
+  return word;
+}
+
+// string_view's operator==, without a library call for the short strings most
+// members are: up to 16 bytes compare as two (overlapping) words.
+bool sameBytes(std::string_view a, std::string_view b) {
+  const size_t size = a.size();
+  if (size != b.size()) return false;
+  if (size > 16) return std::memcmp(a.data(), b.data(), size) == 0;
+  if (size >= 8) {
+    return load64(a.data()) == load64(b.data()) &&
+           load64(a.data() + size - 8) == load64(b.data() + size - 8);
+  }
+  return tailWord(a, 0) == tailWord(b, 0);
+}
+
 struct Context {
   bool numericStrings = false;
   std::string_view command;
@@ -169,6 +211,25 @@ Comparison compareValues(const Context& ctx, const Value& p, const Value& c, boo
 
 bool equalValues(const Context& ctx, const Value& p, const Value& c) {
   return compareValues(ctx, p, c, false, 1).outcome == Outcome::kMatch;
+}
+
+// The same value byte for byte (type, payload, elements in order), which
+// compareValues at `depth` always finds equal: a shortcut for the common case
+// of servers of one version answering alike, without building a Comparison per
+// element. False only sends the pair to the full comparison, so it also
+// declines what compareValues would refuse (nested beyond kMaxDepth) and maps
+// with an odd element count, which no parsed reply has. Attributes are ignored,
+// as compareValues ignores them.
+bool identicalValues(const Value& a, const Value& b, int depth) {
+  if (depth > kMaxDepth || a.type != b.type || a.isNull != b.isNull || a.integer != b.integer ||
+      !sameBytes(a.text, b.text) || a.elements.size() != b.elements.size()) {
+    return false;
+  }
+  if (a.type == '%' && a.elements.size() % 2 != 0) return false;
+  for (size_t i = 0; i < a.elements.size(); ++i) {
+    if (!identicalValues(a.elements[i], b.elements[i], depth + 1)) return false;
+  }
+  return true;
 }
 
 Comparison compareErrors(const Value& p, const Value& c) {
@@ -220,6 +281,43 @@ struct Unit {
   const Value* second;  // null for single elements
 };
 
+// --- Canonical form -------------------------------------------------------
+// Multiset members are paired first by their canonical form: an exact,
+// self-delimiting encoding of a value after the folding that is an equivalence
+// (shapes, nulls, booleans, string kinds). Doubles are keyed by their shortest
+// round-trip form; tolerances and the double/bulk fold are left to the full
+// comparison of the members the canonical forms leave unmatched.
+//
+// canonicalKey() spells the form out as a string. Pairing does not build it:
+// canonicalHash() and canonicallyEqual() decide the same equality on the parsed
+// values, with no string built or copied. The string is only built to put the
+// few unmatched members in the order a sort of the strings gives them, which
+// the greedy pairing of leftovers depends on.
+
+// What the canonical form holds for a double: 'D' and its shortest round-trip
+// text, or 'd' and its text as received when that is not a number.
+struct DoubleForm {
+  char tag;
+  std::string_view text;
+  bool operator==(const DoubleForm&) const = default;
+};
+
+// Longer than any shortest round-trip double (at most 24 characters).
+using DoubleBuffer = char[64];
+
+DoubleForm doubleForm(const Value& v, DoubleBuffer& buffer) {
+  double number = 0;
+  if (parseNumber(v.text, number)) {
+    const auto [end, ec] = std::to_chars(buffer, buffer + sizeof(buffer), number);
+    if (ec == std::errc())
+      return {'D', std::string_view(buffer, static_cast<size_t>(end - buffer))};
+  }
+  return {'d', v.text};
+}
+
+// Aggregates nested beyond kMaxDepth all have the same canonical form, '?'.
+bool beyondKeyDepth(Kind kind, int depth) { return isAggregateKind(kind) && depth > kMaxDepth; }
+
 void canonicalKey(const Value& v, std::string& out, int depth);
 
 void appendUnitKey(const Unit& unit, std::string& out) {
@@ -227,10 +325,6 @@ void appendUnitKey(const Unit& unit, std::string& out) {
   if (unit.second != nullptr) canonicalKey(*unit.second, out, 0);
 }
 
-// An exact, self-delimiting encoding of a value after the folding that is an
-// equivalence (shapes, nulls, booleans, string kinds). Doubles are keyed by their
-// shortest round-trip form; tolerances and the double/bulk fold are left to the
-// full comparison of the members the keys leave unmatched.
 void canonicalKey(const Value& v, std::string& out, int depth) {
   const Kind kind = kindOf(v);
   auto appendText = [&](char tag, std::string_view text) {
@@ -258,16 +352,9 @@ void canonicalKey(const Value& v, std::string& out, int depth) {
       appendText('O', v.text);
       return;
     case Kind::kDouble: {
-      double number = 0;
-      char buffer[64];
-      if (parseNumber(v.text, number)) {
-        const auto [end, ec] = std::to_chars(buffer, buffer + sizeof(buffer), number);
-        if (ec == std::errc()) {
-          appendText('D', std::string_view(buffer, static_cast<size_t>(end - buffer)));
-          return;
-        }
-      }
-      appendText('d', v.text);
+      DoubleBuffer buffer;
+      const DoubleForm form = doubleForm(v, buffer);
+      appendText(form.tag, form.text);
       return;
     }
     case Kind::kArray:
@@ -275,7 +362,7 @@ void canonicalKey(const Value& v, std::string& out, int depth) {
     case Kind::kMap:
       break;
   }
-  if (depth > kMaxDepth) {
+  if (beyondKeyDepth(kind, depth)) {
     out += '?';
     return;
   }
@@ -300,10 +387,307 @@ void canonicalKey(const Value& v, std::string& out, int depth) {
   out += ']';
 }
 
+// The members of a set (elements) or of a map (pairs; an odd last element is
+// not part of any, as in canonicalKey).
+std::vector<Unit> singleUnits(const Value& v) {
+  std::vector<Unit> units;
+  units.reserve(v.elements.size());
+  for (const Value& element : v.elements) units.push_back(Unit{&element, nullptr});
+  return units;
+}
+
+std::vector<Unit> mapPairUnits(const Value& v) {
+  std::vector<Unit> units;
+  units.reserve(v.elements.size() / 2);
+  for (size_t i = 0; i + 2 <= v.elements.size(); i += 2) {
+    units.push_back(Unit{&v.elements[i], &v.elements[i + 1]});
+  }
+  return units;
+}
+
+// splitmix64's finaliser: spreads every input bit over the whole hash.
+uint64_t mix(uint64_t x) {
+  x ^= x >> 30;
+  x *= 0xbf58476d1ce4e5b9ULL;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+uint64_t combine(uint64_t seed, uint64_t value) {
+  return mix(seed ^ (value + 0x9e3779b97f4a7c15ULL));
+}
+
+// Per process, so that nobody can craft replies whose members share a hash
+// (each shared hash costs a full comparison of the members). Set before main;
+// nothing compares replies during static initialisation.
+const uint64_t kHashSeed = [] {
+  static const int anchor = 0;
+  const auto now = std::chrono::steady_clock::now().time_since_epoch().count();
+  return mix(reinterpret_cast<uintptr_t>(&anchor) ^ static_cast<uint64_t>(now));
+}();
+
+// One multiply per word, its high half folded into the low bits that pick a
+// table slot.
+uint64_t addWord(uint64_t hash, uint64_t word) {
+  hash = (hash ^ word) * 0x9fb21c651e98df25ULL;
+  return hash ^ (hash >> 32);
+}
+
+// A tagged hash of `text`, eight bytes per step with no library call: most
+// members are short strings, for which calling a general-purpose hash costs
+// more than the hashing. Equal hashes are always confirmed by a comparison.
+uint64_t hashText(char tag, std::string_view text) {
+  uint64_t hash = kHashSeed ^ (static_cast<uint64_t>(tag) << 56) ^ text.size();
+  size_t i = 0;
+  for (; i + 8 <= text.size(); i += 8) hash = addWord(hash, load64(text.data() + i));
+  if (i < text.size()) hash = addWord(hash, tailWord(text, i));
+  return hash;
+}
+
+uint64_t canonicalHash(const Value& v, int depth);
+
+// canonicalHash, with the case of nearly every member (a string) first.
+uint64_t memberHash(const Value& v, int depth) {
+  if (kindOf(v) == Kind::kString) return hashText('S', stringOf(v));
+  return canonicalHash(v, depth);
+}
+
+uint64_t unitHash(const Unit& unit, int depth) {
+  const uint64_t first = memberHash(*unit.first, depth);
+  return unit.second == nullptr ? first : combine(first, memberHash(*unit.second, depth));
+}
+
+// Order-independent, as the sorted member keys of canonicalKey are: the sum of
+// the hashes of the members (elements, or pairs for a map: `step` 2).
+uint64_t unorderedHash(char tag, const Value& v, size_t step, int depth) {
+  uint64_t sum = 0;
+  for (size_t i = 0; i + step <= v.elements.size(); i += step) {
+    uint64_t member = canonicalHash(v.elements[i], depth + 1);
+    if (step == 2) member = combine(member, canonicalHash(v.elements[i + 1], depth + 1));
+    sum += member;
+  }
+  return combine(combine(static_cast<uint64_t>(tag), v.elements.size()), sum);
+}
+
+// Equal canonical forms give equal hashes (the converse is checked by
+// canonicallyEqual).
+uint64_t canonicalHash(const Value& v, int depth) {
+  const Kind kind = kindOf(v);
+  if (beyondKeyDepth(kind, depth)) return mix('?');
+  switch (kind) {
+    case Kind::kNull:
+      return mix('N');
+    case Kind::kError:
+      return hashText('E', v.text);
+    case Kind::kOther:
+      return hashText('O', v.text);
+    case Kind::kInteger:
+      return combine('I', static_cast<uint64_t>(integerOf(v)));
+    case Kind::kString:
+      return hashText('S', stringOf(v));
+    case Kind::kDouble: {
+      DoubleBuffer buffer;
+      const DoubleForm form = doubleForm(v, buffer);
+      return hashText(form.tag, form.text);
+    }
+    case Kind::kArray: {
+      uint64_t hash = combine('A', v.elements.size());
+      for (const Value& element : v.elements)
+        hash = combine(hash, canonicalHash(element, depth + 1));
+      return hash;
+    }
+    case Kind::kSet:
+      return unorderedHash('T', v, 1, depth);
+    case Kind::kMap:
+      return unorderedHash('M', v, 2, depth);
+  }
+  return 0;
+}
+
+bool unitsCanonicallyEqual(const Unit& a, const Unit& b, int depth);
+
+// Pairs the members of `p` and `c` whose canonical forms are equal, as merging
+// their sorted canonicalKey strings does: within one form, members in position
+// order, the first ones of each side paired together. Unpaired positions are
+// appended to pLeft and cLeft; without them it stops at the first one. Returns
+// whether every member found its pair.
+bool pairCanonically(const std::vector<Unit>& p, const std::vector<Unit>& c, int depth,
+                     std::vector<size_t>* pLeft, std::vector<size_t>* cLeft);
+
+bool canonicallyEqual(const Value& a, const Value& b, int depth) {
+  const Kind ka = kindOf(a);
+  const Kind kb = kindOf(b);
+  if (beyondKeyDepth(ka, depth) || beyondKeyDepth(kb, depth)) {
+    return beyondKeyDepth(ka, depth) && beyondKeyDepth(kb, depth);
+  }
+  if (ka != kb) return false;
+  switch (ka) {
+    case Kind::kNull:
+      return true;
+    case Kind::kError:
+    case Kind::kOther:
+      return sameBytes(a.text, b.text);
+    case Kind::kInteger:
+      return integerOf(a) == integerOf(b);
+    case Kind::kString:
+      return sameBytes(stringOf(a), stringOf(b));
+    case Kind::kDouble: {
+      DoubleBuffer aBuffer, bBuffer;
+      return doubleForm(a, aBuffer) == doubleForm(b, bBuffer);
+    }
+    case Kind::kArray:
+      if (a.elements.size() != b.elements.size()) return false;
+      for (size_t i = 0; i < a.elements.size(); ++i) {
+        if (!canonicallyEqual(a.elements[i], b.elements[i], depth + 1)) return false;
+      }
+      return true;
+    case Kind::kSet:
+      return a.elements.size() == b.elements.size() &&
+             pairCanonically(singleUnits(a), singleUnits(b), depth + 1, nullptr, nullptr);
+    case Kind::kMap:
+      return a.elements.size() == b.elements.size() &&
+             pairCanonically(mapPairUnits(a), mapPairUnits(b), depth + 1, nullptr, nullptr);
+  }
+  return false;
+}
+
+// canonicallyEqual, with the case of nearly every member (strings) first.
+bool membersEqual(const Value& a, const Value& b, int depth) {
+  if (kindOf(a) == Kind::kString && kindOf(b) == Kind::kString) {
+    return sameBytes(stringOf(a), stringOf(b));
+  }
+  return canonicallyEqual(a, b, depth);
+}
+
+bool unitsCanonicallyEqual(const Unit& a, const Unit& b, int depth) {
+  if (!membersEqual(*a.first, *b.first, depth)) return false;
+  if (a.second == nullptr || b.second == nullptr) return a.second == b.second;
+  return membersEqual(*a.second, *b.second, depth);
+}
+
+// The members of one side of a multiset, found by canonical hash: an
+// open-addressing table with one slot per distinct hash, each slot the chain of
+// the members having that hash in position order.
+class MemberIndex {
+ public:
+  MemberIndex(const std::vector<Unit>& units, int depth)
+      : units_(units), depth_(depth), members_(units.size()), slots_(tableSize(units.size())) {
+    // Last to first, each pushed at its chain's front: chains end up in position order.
+    for (size_t i = units.size(); i-- > 0;)
+      push(unitHash(units[i], depth), static_cast<Position>(i));
+  }
+
+  // Pairs `unit` with the first member, in position order, that is not paired
+  // yet and has the same canonical form. Members of one form are thus paired
+  // front to back, as merging sorted canonicalKey strings pairs them.
+  bool take(const Unit& unit, uint64_t hash) {
+    Slot* slot = find(hash);
+    if (slot->head == kNone) return false;
+    // Duplicates are taken front to back: skip the ones already taken.
+    while (slot->untaken != kNone && members_[slot->untaken].taken) {
+      slot->untaken = members_[slot->untaken].next;
+    }
+    for (Position m = slot->untaken; m != kNone; m = members_[m].next) {
+      if (!members_[m].taken && unitsCanonicallyEqual(units_[m], unit, depth_)) {
+        members_[m].taken = true;
+        return true;
+      }
+    }
+    return false;
+  }
+
+  void appendUntaken(std::vector<size_t>& positions) const {
+    for (size_t i = 0; i < members_.size(); ++i) {
+      if (!members_[i].taken) positions.push_back(i);
+    }
+  }
+
+ private:
+  // Positions fit 32 bits: a reply aggregate holds at most kMaxAggregateLength
+  // elements. Smaller entries make the table cheaper to clear and to probe.
+  using Position = uint32_t;
+  static constexpr Position kNone = UINT32_MAX;
+  static_assert(resp::kMaxAggregateLength < kNone);
+  struct Member {
+    Position next = kNone;
+    bool taken = false;
+  };
+  struct Slot {
+    uint64_t hash = 0;
+    Position head = kNone;     // first member of the chain; kNone: an empty slot
+    Position untaken = kNone;  // first member not known to be taken
+  };
+
+  // A power of two at least twice the members: short linear probes.
+  static size_t tableSize(size_t members) {
+    size_t size = 8;
+    while (size < 2 * members) size *= 2;
+    return size;
+  }
+
+  // The slot holding `hash`, or the empty slot where it would go.
+  Slot* find(uint64_t hash) {
+    const size_t mask = slots_.size() - 1;
+    for (size_t i = hash & mask;; i = (i + 1) & mask) {
+      Slot& slot = slots_[i];
+      if (slot.head == kNone || slot.hash == hash) return &slot;
+    }
+  }
+
+  void push(uint64_t hash, Position position) {
+    Slot* slot = find(hash);
+    slot->hash = hash;
+    members_[position].next = slot->head;
+    slot->head = position;
+    slot->untaken = position;
+  }
+
+  const std::vector<Unit>& units_;
+  const int depth_;
+  std::vector<Member> members_;
+  std::vector<Slot> slots_;
+};
+
+bool pairCanonically(const std::vector<Unit>& p, const std::vector<Unit>& c, int depth,
+                     std::vector<size_t>* pLeft, std::vector<size_t>* cLeft) {
+  // Callers that want the leftovers compare sizes first (their detail names them).
+  if (p.size() != c.size() && pLeft == nullptr) return false;
+  MemberIndex canary(c, depth);
+  bool allPaired = true;
+  for (size_t i = 0; i < p.size(); ++i) {
+    if (canary.take(p[i], unitHash(p[i], depth))) continue;
+    allPaired = false;
+    if (pLeft == nullptr) return false;
+    pLeft->push_back(i);
+  }
+  // Equal sizes: every primary member paired leaves no canary member unpaired.
+  if (!allPaired) canary.appendUntaken(*cLeft);
+  return allPaired;
+}
+
+// Puts unmatched positions in the order of their members' canonicalKey strings
+// (then position), the order the greedy pairing below walks them in.
+void orderByCanonicalKey(const std::vector<Unit>& units, std::vector<size_t>& positions) {
+  std::vector<std::pair<std::string, size_t>> keyed;
+  keyed.reserve(positions.size());
+  for (size_t position : positions) {
+    std::string key;
+    appendUnitKey(units[position], key);
+    keyed.emplace_back(std::move(key), position);
+  }
+  std::sort(keyed.begin(), keyed.end());
+  for (size_t i = 0; i < keyed.size(); ++i) positions[i] = keyed[i].second;
+}
+
+bool unitMemberEqual(const Context& ctx, const Value& a, const Value& b) {
+  return identicalValues(a, b, 1) || equalValues(ctx, a, b);
+}
+
 bool unitsEqual(const Context& ctx, const Unit& a, const Unit& b) {
-  if (!equalValues(ctx, *a.first, *b.first)) return false;
+  if (!unitMemberEqual(ctx, *a.first, *b.first)) return false;
   if (a.second == nullptr) return true;
-  return equalValues(ctx, *a.second, *b.second);
+  return unitMemberEqual(ctx, *a.second, *b.second);
 }
 
 Comparison compareMultisets(const Context& ctx, const std::vector<Unit>& p,
@@ -318,36 +702,14 @@ Comparison compareMultisets(const Context& ctx, const std::vector<Unit>& p,
   for (size_t i = 0; i < p.size() && sameOrder; ++i) sameOrder = unitsEqual(ctx, p[i], c[i]);
   if (sameOrder) return match();
 
-  auto keysOf = [](const std::vector<Unit>& units) {
-    std::vector<std::pair<std::string, size_t>> keys;
-    keys.reserve(units.size());
-    for (size_t i = 0; i < units.size(); ++i) {
-      std::string key;
-      appendUnitKey(units[i], key);
-      keys.emplace_back(std::move(key), i);
-    }
-    std::sort(keys.begin(), keys.end());
-    return keys;
-  };
-  const auto pk = keysOf(p);
-  const auto ck = keysOf(c);
   std::vector<size_t> pLeft, cLeft;
-  size_t i = 0, j = 0;
-  while (i < pk.size() || j < ck.size()) {
-    if (j == ck.size() || (i < pk.size() && pk[i].first < ck[j].first)) {
-      pLeft.push_back(pk[i++].second);
-    } else if (i == pk.size() || ck[j].first < pk[i].first) {
-      cLeft.push_back(ck[j++].second);
-    } else {
-      ++i;
-      ++j;
-    }
-  }
-  if (pLeft.empty()) return match();
+  if (pairCanonically(p, c, 0, &pLeft, &cLeft)) return match();
   // Members equal only after a non-exact fold (double vs bulk, set vs array
   // nested, numeric tolerance): pair the few leftovers one by one.
   size_t unmatched = pLeft.size();
   if (pLeft.size() <= kMaxGreedyLeftovers) {
+    orderByCanonicalKey(p, pLeft);
+    orderByCanonicalKey(c, cLeft);
     std::vector<bool> used(cLeft.size(), false);
     for (size_t a : pLeft) {
       for (size_t b = 0; b < cLeft.size(); ++b) {
@@ -364,13 +726,6 @@ Comparison compareMultisets(const Context& ctx, const std::vector<Unit>& p,
                                      (pairs ? " pairs unmatched" : " elements unmatched"));
 }
 
-std::vector<Unit> singleUnits(const Value& v) {
-  std::vector<Unit> units;
-  units.reserve(v.elements.size());
-  for (const Value& element : v.elements) units.push_back(Unit{&element, nullptr});
-  return units;
-}
-
 bool isPairArray(const Value& v) { return kindOf(v) == Kind::kArray && v.elements.size() == 2; }
 
 // (key, value) pairs of a map, of a flat array k, v, k, v, or of an array of
@@ -383,11 +738,13 @@ bool pairUnits(const Value& v, int64_t pairCount, std::vector<Unit>& units) {
                       n == static_cast<size_t>(pairCount) && n > 0 &&
                       std::all_of(v.elements.begin(), v.elements.end(), isPairArray);
   if (nested) {
+    units.reserve(n);
     for (const Value& pair : v.elements)
       units.push_back(Unit{&pair.elements[0], &pair.elements[1]});
     return true;
   }
   if (n % 2 != 0) return false;
+  units.reserve(n / 2);
   for (size_t i = 0; i < n; i += 2) units.push_back(Unit{&v.elements[i], &v.elements[i + 1]});
   return true;
 }
@@ -429,6 +786,7 @@ bool flattenPairs(const Value& nested, const Value& flat, std::vector<const Valu
 Comparison compareOrdered(const Context& ctx, const Value& p, const Value& c, int depth) {
   if (p.elements.size() == c.elements.size()) {
     for (size_t i = 0; i < p.elements.size(); ++i) {
+      if (identicalValues(p.elements[i], c.elements[i], depth + 1)) continue;
       Comparison inner = compareValues(ctx, p.elements[i], c.elements[i], false, depth + 1);
       if (inner.outcome != Outcome::kMatch) return inElement(i, std::move(inner));
     }
