@@ -424,9 +424,14 @@ void WorkerMirror::recordSample(Comparison& comparison, const diff::Comparison& 
 void WorkerMirror::onCommand(SessionMirror& session, const resp::CommandFrame& frame,
                              proxy::PendingCommand* pending, const net::StreamWindow& window,
                              int protocol) {
-  if (!active_) return;
+  if (!active_ || session.quit) return;
   const MirrorSettings& settings = *settings_;
   const resp::Capture& name = frame.captured[0];
+  if (name.is("quit")) {
+    // Redis closes after answering QUIT: what the client pipelined after it never runs.
+    session.quit = true;
+    return;
+  }
   // Unknown to the primary's table: the primary refuses it, the canary need not see it.
   const CommandInfo* info = name.complete ? settings.commands->find(name.view()) : nullptr;
   const Special special = info != nullptr ? info->special : Special::kNone;
@@ -523,7 +528,14 @@ void WorkerMirror::onCommand(SessionMirror& session, const resp::CommandFrame& f
     if (!findKeys(*info, args, keyPositions_)) return;
     for (uint32_t position : keyPositions_) {
       std::string_view key;
-      if (!args.arg(position, key)) return;
+      if (!args.arg(position, key)) {
+        // A key past the argument positions the framer keeps (kMaxArgRefs):
+        // cannot be sampled, so it is counted rather than silently skipped.
+        for (const CanarySettings& canary : settings.canaries) {
+          if (canary.percentHundredths > 0) bump(canary.counters->perWorker[workerIndex_].dropped_oversize);
+        }
+        return;
+      }
       keySlots_.push_back(keySlot(key));
     }
   }

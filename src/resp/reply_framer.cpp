@@ -2,7 +2,7 @@
 //
 // The state machine below handles everything; fastTopLevel() handles the common
 // top-level scalars (+ - : $) that lie whole inside one span without entering it.
-// Nesting uses an explicit stack (stack_, kMaxReplyDepth levels); an element
+// Nesting uses an explicit stack (stack_, up to kMaxReplyDepth levels); an element
 // count from the wire is only ever a counter, never an allocation size.
 #include <algorithm>
 #include <bit>
@@ -63,6 +63,16 @@ std::string describe(char c) {
 }  // namespace
 
 ReplyFramer::ReplyFramer() = default;
+
+bool ReplyFramer::push(const Level& level) {
+  if (depth_ == stack_.size()) {
+    // Deep replies are rare (a Lua script returning nested tables): grow on demand.
+    if (depth_ == kMaxReplyDepth) return false;
+    stack_.resize(std::min(kMaxReplyDepth, stack_.size() * 2));
+  }
+  stack_[depth_++] = level;
+  return true;
+}
 
 bool ReplyFramer::fail(std::string reason) {
   failed_ = true;
@@ -215,8 +225,7 @@ bool ReplyFramer::finishNumber(const char* line, size_t length, uint64_t after, 
 
     default: {  // aggregates and attributes
       if (streamed && type_ != '|') {
-        if (depth_ == kMaxReplyDepth) return fail("Protocol error: reply nested too deep");
-        stack_[depth_++] = Level{-1, 0, type_, false};
+        if (!push(Level{-1, 0, type_, false})) return fail("Protocol error: reply nested too deep");
         if (atom_ != nullptr) atom_->integer = -1;
         state_ = State::kType;
         return true;
@@ -241,8 +250,7 @@ bool ReplyFramer::finishNumber(const char* line, size_t length, uint64_t after, 
         }
         return true;
       }
-      if (depth_ == kMaxReplyDepth) return fail("Protocol error: reply nested too deep");
-      stack_[depth_++] = Level{elements, 0, type_, type_ == '|'};
+      if (!push(Level{elements, 0, type_, type_ == '|'})) return fail("Protocol error: reply nested too deep");
       state_ = State::kType;
       return true;
     }

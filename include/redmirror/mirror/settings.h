@@ -28,7 +28,7 @@ namespace redmirror::mirror {
   X(dropped_queue_full, "mirrored commands dropped: the canary's byte budget was spent") \
   X(dropped_disconnected, "mirrored commands dropped: no connection to the canary")    \
   X(dropped_timeout, "mirrored commands whose reply did not come in time")             \
-  X(dropped_oversize, "commands too large to keep for mirroring")                      \
+  X(dropped_oversize, "commands too large to keep for mirroring, or with keys past the 4096th argument")                      \
   X(dropped_session_closed, "comparisons abandoned: the client left first")            \
   X(protocol_errors, "canary connections closed: the reply stream was not RESP")       \
   X(skipped_unsampled_keys, "reads not compared: only some of their keys are sampled")  \

@@ -95,6 +95,7 @@ struct SessionMirror {
   std::deque<Effect> effects;  // in the order their replies will come
   uint32_t outstanding = 0;    // pending commands carrying comparisons
   bool hasReadyEffects = false;  // listed in the worker's sessions to run at the turn's end
+  bool quit = false;             // QUIT was sent: nothing after it is mirrored
 };
 
 class WorkerMirror {

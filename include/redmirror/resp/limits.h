@@ -18,8 +18,9 @@ inline constexpr size_t kMaxNumberLength = 20;
 // Argument positions remembered per command frame; a command with more arguments
 // is still framed and forwarded, only marked argsTruncated.
 inline constexpr size_t kMaxArgRefs = 4096;
-// Nesting depth of replies (COMMAND DOCS, XINFO STREAM FULL stay far below).
-inline constexpr size_t kMaxReplyDepth = 64;
+// Nesting depth of replies. Redis has no limit of its own: a Lua script that
+// returns a self-referencing table nests until Lua's stack gives up (~200).
+inline constexpr size_t kMaxReplyDepth = 1024;
 // Element count of one reply aggregate (no allocation is ever sized by it).
 inline constexpr int64_t kMaxAggregateLength = 2147483647LL;
 // Bytes of an argument or reply atom captured by value for dispatch decisions.

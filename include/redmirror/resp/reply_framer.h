@@ -1,7 +1,7 @@
 #pragma once
 // Observes a server's reply stream (RESP2 and RESP3) and reports each top-level
 // value's boundaries, with a small by-value summary of it for the session's
-// matching logic. Non-recursive: an explicit stack bounded by kMaxReplyDepth; no
+// matching logic. Non-recursive: an explicit stack (grown on demand up to kMaxReplyDepth); no
 // allocation is sized from the wire. Payloads are skipped by length.
 //
 // Types: + - : $ * _ , # ! = ( % ~ > and attributes '|' (an attribute map is
@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "redmirror/resp/limits.h"
 #include "redmirror/resp/request_framer.h"
@@ -98,7 +99,9 @@ class ReplyFramer {
   // reports the frame when the top-level value is done.
   void valueDone(uint64_t end, ReplySink& sink);
 
-  std::array<Level, kMaxReplyDepth> stack_{};
+  bool push(const Level& level);
+
+  std::vector<Level> stack_ = std::vector<Level>(16);  // grows up to kMaxReplyDepth
   size_t depth_ = 0;
   bool failed_ = false;
   std::string error_;

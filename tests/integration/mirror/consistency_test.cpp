@@ -400,6 +400,55 @@ TEST_F(MirrorConsistency, TransactionServingABlockedPopReachesTheCanaryFirst) {
   EXPECT_EQ(compareDb(s.primary->port(), s.canaries[0]->port(), 0), "");
 }
 
+// Redis sets no nesting limit on replies; a script returning nested tables goes
+// far deeper than any command reply. The session must stay observed and mirrored.
+TEST_F(MirrorConsistency, DeeplyNestedScriptReplyKeepsTheSessionMirrored) {
+  Rig s;
+  ASSERT_TRUE(s.waitLinksUp("c1"));
+  // hiredis reads at most 7 levels: speak RESP by hand.
+  it::RawClient c(s.proxyPort());
+  ASSERT_TRUE(c.connected());
+  constexpr int kDepth = 150;
+  const std::string script = "local t = {1} for i = 1, " + std::to_string(kDepth) + " do t = {t} end return t";
+  ASSERT_TRUE(c.sendAll("*3\r\n$4\r\nEVAL\r\n$" + std::to_string(script.size()) + "\r\n" + script +
+                        "\r\n$1\r\n0\r\n"));
+  std::string expected;
+  for (int i = 0; i <= kDepth; ++i) expected += "*1\r\n";
+  expected += ":1\r\n";
+  EXPECT_EQ(c.readExactly(expected.size()), expected);
+  ASSERT_TRUE(c.sendAll("*3\r\n$3\r\nSET\r\n$10\r\nafter-deep\r\n$1\r\n1\r\n"));
+  EXPECT_EQ(c.readExactly(5), "+OK\r\n");
+  Ctx canary = connectOrDie(s.canaries[0]->port());
+  EXPECT_EQ(eventually([&] { return str(run(canary.get(), {"GET", "after-deep"}).get()) == "1" ? "" : "absent"; },
+                       Millis(5000)),
+            "")
+      << "the session stopped being mirrored after a deep reply";
+  const nlohmann::json report = nlohmann::json::parse(s.admin->text({"REPORT", "c1"}), nullptr, false);
+  ASSERT_FALSE(report.is_discarded());
+  EXPECT_EQ(report.value("diverged", 1), 0) << report.dump();
+  EXPECT_GE(report.value("compared", 0), 2) << report.dump();
+}
+
+// Redis closes a connection after answering QUIT; commands pipelined behind it
+// never run on the primary, so they must not reach the canary either.
+TEST_F(MirrorConsistency, CommandsPipelinedAfterQuitAreNotMirrored) {
+  Rig s;
+  ASSERT_TRUE(s.waitLinksUp("c1"));
+  {
+    it::RawClient c(s.proxyPort());
+    ASSERT_TRUE(c.sendAll("*3\r\n$3\r\nSET\r\n$6\r\nbefore\r\n$1\r\n1\r\n*1\r\n$4\r\nQUIT\r\n"
+                          "*3\r\n$3\r\nSET\r\n$5\r\nafter\r\n$1\r\n1\r\n"));
+    EXPECT_EQ(c.readUntilClosed(), "+OK\r\n+OK\r\n");
+  }
+  Ctx canary = connectOrDie(s.canaries[0]->port());
+  EXPECT_EQ(eventually([&] { return str(run(canary.get(), {"GET", "before"}).get()) == "1" ? "" : "absent"; },
+                       Millis(5000)),
+            "");
+  waitMirrorQuiet(*s.admin, "c1");
+  EXPECT_EQ(dbsize(s.primary->port()), 1);
+  EXPECT_EQ(dbsize(s.canaries[0]->port()), 1) << "the SET after QUIT reached the canary";
+}
+
 // A script killed on the primary (SCRIPT KILL) wrote nothing there; mirrored as
 // sent, it would loop on the canary until killed there too, and the canary would
 // answer BUSY to everything meanwhile. Scripts wait for the primary's answer.
