@@ -86,7 +86,8 @@ void finalize(CommandInfo& info) {
       {"script", Special::kScript}, {"function", Special::kFunction}, {"eval", Special::kEval},
       {"eval_ro", Special::kEval}, {"evalsha", Special::kEvalsha}, {"evalsha_ro", Special::kEvalsha},
       {"fcall", Special::kFcall}, {"fcall_ro", Special::kFcall}, {"xclaim", Special::kClaim},
-      {"xautoclaim", Special::kClaim}};
+      {"xautoclaim", Special::kClaim}, {"watch", Special::kWatch}, {"unwatch", Special::kUnwatch},
+      {"reset", Special::kReset}};
   info.special = Special::kNone;
   for (const auto& [name, special] : kSpecials) {
     if (info.name == name) info.special = special;

@@ -19,13 +19,13 @@ void LinkBatcher::configure(uint32_t delayUs, size_t bytes) {
   bytes_ = bytes;
 }
 
-void LinkBatcher::schedule(BatchedLink& link, uint32_t extraDelayUs) {
+void LinkBatcher::schedule(BatchedLink& link) {
   if (!timerReady_ && !closing_) {
     uv_timer_init(loop_, &timer_);
     timer_.data = this;
     timerReady_ = true;
   }
-  queue_.push_back(Entry{&link, uv_hrtime() / 1000 + delayUs_ + extraDelayUs});
+  queue_.push_back(Entry{&link, uv_hrtime() / 1000 + delayUs_});
 }
 
 void LinkBatcher::forget(BatchedLink& link) {

@@ -70,8 +70,6 @@ bool isScriptBroadcast(Special special, const resp::CommandFrame& frame) {
 constexpr size_t kMaxScriptBytes = 16 * 1024 * 1024;
 // Bytes of a compared command kept to render it in a divergence sample.
 constexpr uint64_t kSampleRequestBytes = 1024;
-// How much longer than the link delay a blocking pop's effect waits (see Effect).
-constexpr uint32_t kBlockedEffectMarginUs = 2000;
 // Bookkeeping of one comparison, counted against the canary's budget.
 constexpr uint64_t kComparisonCost = 256;
 
@@ -438,7 +436,10 @@ void WorkerMirror::onCommand(SessionMirror& session, const resp::CommandFrame& f
   if (session.inMulti && special != Special::kExec && special != Special::kDiscard && special != Special::kMulti) {
     ++session.transactionCount;
   }
-  if (info == nullptr) return;
+  if (info == nullptr) {
+    session.transactionRefusable = session.transactionRefusable || session.inMulti;
+    return;
+  }
 
   // Connection state the canary links replay: the database and transactions.
   switch (special) {
@@ -454,7 +455,21 @@ void WorkerMirror::onCommand(SessionMirror& session, const resp::CommandFrame& f
       }
       return;
     }
+    case Special::kWatch:
+      if (!session.inMulti) session.watching = true;
+      return;
+    case Special::kUnwatch:
+      session.watching = false;
+      return;
+    case Special::kReset:
+      session.watching = false;
+      session.inMulti = false;
+      session.transaction.clear();
+      session.db = 0;
+      session.dbFromTransaction = false;
+      return;
     case Special::kMulti:
+      session.transactionRefusable = session.inMulti;  // a nested MULTI is refused
       session.inMulti = true;
       session.transactionCount = 0;
       session.transactionDb = session.db;
@@ -462,10 +477,29 @@ void WorkerMirror::onCommand(SessionMirror& session, const resp::CommandFrame& f
       return;
     case Special::kDiscard:
       session.inMulti = false;
+      session.watching = false;
       session.transaction.clear();
       return;
     case Special::kExec: {
       const bool selects = session.inMulti && session.transactionDb != session.db;
+      const bool watched = session.watching;
+      session.watching = false;
+      if (session.inMulti && pending != nullptr && !session.transaction.empty() && !watched && !selects &&
+          !session.transactionRefusable && session.effects.empty() &&
+          std::none_of(session.transaction.begin(), session.transaction.end(),
+                       [](const HeldCommand& held) { return !held.rewriteArgs.empty(); })) {
+        // Without WATCH, EXEC runs what was queued unless a member was refused
+        // when queued (unknown, malformed: then we wait for the reply). Sent now, like
+        // any write, the transaction reaches the canary before the effects it
+        // causes (a BRPOP it serves answers before the EXEC does).
+        Effect transaction;
+        transaction.held = std::move(session.transaction);
+        transaction.protocol = protocol;
+        sendTransaction(session, transaction, true, nullptr);
+        session.inMulti = false;
+        session.transaction.clear();
+        return;
+      }
       if (session.inMulti && pending != nullptr && (!session.transaction.empty() || selects)) {
         Effect effect;
         effect.kind = Effect::Kind::kExec;
@@ -525,7 +559,11 @@ void WorkerMirror::onCommand(SessionMirror& session, const resp::CommandFrame& f
   keyHashes_.clear();
   if (!broadcast && !info->wholeKeyspace) {
     keyPositions_.clear();
-    if (!findKeys(*info, args, keyPositions_)) return;
+    if (!findKeys(*info, args, keyPositions_)) {
+      // Malformed arguments: inside MULTI the primary refuses it and aborts EXEC.
+      session.transactionRefusable = session.transactionRefusable || session.inMulti;
+      return;
+    }
     for (uint32_t position : keyPositions_) {
       std::string_view key;
       if (!args.arg(position, key)) {
@@ -909,14 +947,6 @@ void WorkerMirror::onReply(SessionMirror& session, const proxy::PendingCommand& 
     answer.parsed = window.copy(reply.begin, reply.end, bytes) && resp::parseValue(bytes, answer.value, error);
   }
   effect->ready = true;
-  if (effect->kind == Effect::Kind::kBlockingPop) {
-    const uint32_t waitUs = batcher_.delayUs() + kBlockedEffectMarginUs;
-    effect->dueUs = uv_hrtime() / 1000 + waitUs;
-    if (!effectClock_.scheduled) {
-      effectClock_.scheduled = true;
-      batcher_.schedule(effectClock_, kBlockedEffectMarginUs);
-    }
-  }
   if (!session.hasReadyEffects) {
     session.hasReadyEffects = true;
     readySessions_.push_back(&session);
@@ -924,31 +954,21 @@ void WorkerMirror::onReply(SessionMirror& session, const proxy::PendingCommand& 
 }
 
 void WorkerMirror::onTurnEnd() {
-  if (!readySessions_.empty()) runDueEffects(uv_hrtime() / 1000);
+  if (!readySessions_.empty()) {
+    // Running an effect never makes another one ready: the list is stable here.
+    for (SessionMirror* session : readySessions_) runReadyEffects(*session, true);
+    for (SessionMirror* session : readySessions_) {
+      runReadyEffects(*session, false);
+      session->hasReadyEffects = false;
+    }
+    readySessions_.clear();
+  }
   batcher_.onTurnEnd();
 }
 
-void WorkerMirror::EffectClock::flushBatch(uint64_t nowUs) {
-  scheduled = false;
-  owner_.runDueEffects(nowUs);
-}
-
-void WorkerMirror::runDueEffects(uint64_t nowUs) {
-  // Running an effect never makes another one ready: the list is stable here.
-  for (SessionMirror* session : readySessions_) runReadyEffects(*session, nowUs);
-  std::erase_if(readySessions_, [](SessionMirror* session) {
-    session->hasReadyEffects = !session->effects.empty() && session->effects.front().ready;
-    return !session->hasReadyEffects;
-  });
-  if (!readySessions_.empty() && !effectClock_.scheduled) {
-    effectClock_.scheduled = true;
-    batcher_.schedule(effectClock_, kBlockedEffectMarginUs);
-  }
-}
-
-void WorkerMirror::runReadyEffects(SessionMirror& session, uint64_t nowUs) {
+void WorkerMirror::runReadyEffects(SessionMirror& session, bool stopAtBlockingPop) {
   while (!session.effects.empty() && session.effects.front().ready) {
-    if (session.effects.front().dueUs > nowUs) return;
+    if (stopAtBlockingPop && session.effects.front().kind == Effect::Kind::kBlockingPop) return;
     Effect effect = std::move(session.effects.front());
     session.effects.pop_front();
     if (effect.kind == Effect::Kind::kScript && !effect.after.empty() && effect.reply.killed) {
@@ -990,8 +1010,8 @@ void WorkerMirror::abandon(SessionMirror& session, const proxy::PendingCommand& 
 
 void WorkerMirror::sessionClosed(SessionMirror& session) {
   if (session.hasReadyEffects) {
-    // Effects already answered still run, delayed or not: the primary applied them.
-    runReadyEffects(session, UINT64_MAX);
+    // Effects already answered still run: the primary applied them.
+    runReadyEffects(session, false);
     std::erase(readySessions_, &session);
     session.hasReadyEffects = false;
   }
@@ -1038,54 +1058,56 @@ void WorkerMirror::sendOwned(const CanarySettings& canary, const SessionMirror& 
   }
 }
 
+void WorkerMirror::sendTransaction(SessionMirror& session, const Effect& effect, bool committed,
+                                   const resp::Value* results) {
+  if (!settings_) return;
+  for (const CanarySettings& canary : settings_->canaries) {
+    CanaryCounters* counters = this->counters(canary.id);
+    std::vector<const HeldCommand*> members;
+    for (const HeldCommand& held : effect.held) {
+      for (uint64_t id : held.canaries) {
+        if (id == canary.id) members.push_back(&held);
+      }
+    }
+    if (members.empty() || counters == nullptr) continue;
+    if (!committed) {
+      bump(counters->transactions_discarded);
+      continue;
+    }
+    CanaryLink* link = linkFor(canary, session);
+    if (link == nullptr) continue;
+    // One unit on the session's link: nothing of another session interleaves.
+    if (link->sendOwned("*1\r\n$5\r\nMULTI\r\n", members.front()->db, effect.protocol, 1) !=
+        SendResult::kSent) {
+      bump(counters->dropped_disconnected);
+      continue;
+    }
+    for (const HeldCommand* held : members) {
+      if (held->rewriteArgs.empty()) {
+        link->sendHeld(held->bytes, held->db, effect.protocol, 0);
+        continue;
+      }
+      std::vector<std::string_view> rebuilt(held->rewriteArgs.begin(), held->rewriteArgs.end());
+      if (results != nullptr && held->replyIndex < results->elements.size() &&
+          results->elements[held->replyIndex].type == '$' && held->idIndex < rebuilt.size()) {
+        rebuilt[held->idIndex] = results->elements[held->replyIndex].text;
+      }
+      link->sendOwned(resp::encodeCommand(rebuilt), held->db, effect.protocol, 1);
+    }
+    link->sendOwned("*1\r\n$4\r\nEXEC\r\n", members.back()->db, effect.protocol, 1);
+    bump(counters->transactions_mirrored);
+    proxy::bump(counters->mirrored, members.size());
+  }
+}
+
 bool WorkerMirror::runEffect(SessionMirror& session, Effect& effect) {
   if (!settings_ || effect.kind == Effect::Kind::kScript) return false;  // the script is in effect.after
   const EffectReply& reply = effect.reply;
   if (reply.error) return effect.kind == Effect::Kind::kExec;  // EXECABORT
   const MirrorSettings& settings = *settings_;
   if (effect.kind == Effect::Kind::kExec) {
-    const bool committed = reply.committed;
-    // Members whose effect is in the EXEC reply (XADD *).
-    const resp::Value& results = reply.value;
-    const bool haveResults = reply.parsed;
-    for (const CanarySettings& canary : settings.canaries) {
-      CanaryCounters* counters = this->counters(canary.id);
-      std::vector<const HeldCommand*> members;
-      for (const HeldCommand& held : effect.held) {
-        for (uint64_t id : held.canaries) {
-          if (id == canary.id) members.push_back(&held);
-        }
-      }
-      if (members.empty() || counters == nullptr) continue;
-      if (!committed) {
-        bump(counters->transactions_discarded);
-        continue;
-      }
-      CanaryLink* link = linkFor(canary, session);
-      if (link == nullptr) continue;
-      // One unit on the session's link: nothing of another session interleaves.
-      if (link->sendOwned("*1\r\n$5\r\nMULTI\r\n", members.front()->db, effect.protocol, 1) !=
-          SendResult::kSent) {
-        bump(counters->dropped_disconnected);
-        continue;
-      }
-      for (const HeldCommand* held : members) {
-        if (held->rewriteArgs.empty()) {
-          link->sendHeld(held->bytes, held->db, effect.protocol, 0);
-          continue;
-        }
-        std::vector<std::string_view> rebuilt(held->rewriteArgs.begin(), held->rewriteArgs.end());
-        if (haveResults && held->replyIndex < results.elements.size() &&
-            results.elements[held->replyIndex].type == '$' && held->idIndex < rebuilt.size()) {
-          rebuilt[held->idIndex] = results.elements[held->replyIndex].text;
-        }
-        link->sendOwned(resp::encodeCommand(rebuilt), held->db, effect.protocol, 1);
-      }
-      link->sendOwned("*1\r\n$4\r\nEXEC\r\n", members.back()->db, effect.protocol, 1);
-      bump(counters->transactions_mirrored);
-      proxy::bump(counters->mirrored, members.size());
-    }
-    return !committed;
+    sendTransaction(session, effect, reply.committed, reply.parsed ? &reply.value : nullptr);
+    return !reply.committed;
   }
 
   const resp::Value& value = reply.value;

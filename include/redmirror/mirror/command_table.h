@@ -57,6 +57,7 @@ enum class Special : uint8_t {
   kEvalsha,  // EVALSHA, EVALSHA_RO
   kFcall,    // FCALL, FCALL_RO
   kClaim,    // XCLAIM, XAUTOCLAIM
+  kWatch, kUnwatch, kReset,
 };
 
 struct CommandInfo {

@@ -38,10 +38,8 @@ class LinkBatcher {
 
   // 0 us: every link is written once per loop turn, with no delay.
   void configure(uint32_t delayUs, size_t bytes);
-  uint32_t delayUs() const { return delayUs_; }
-  // `link` has bytes to write; it is not scheduled already. It is due after the
-  // configured delay plus `extraDelayUs`.
-  void schedule(BatchedLink& link, uint32_t extraDelayUs = 0);
+  // `link` has bytes to write; it is not scheduled already.
+  void schedule(BatchedLink& link);
   // `link` is going away: drop it from the queue.
   void forget(BatchedLink& link);
   // End of a loop turn (the worker's check phase, after the sessions' writes).

@@ -56,11 +56,11 @@ struct EffectReply {
 };
 
 // Work to do when the primary's reply to a command arrives. Effects run at the
-// end of the loop turn in which their reply was read, except blocking pops and
-// stream group reads, which wait a little longer (the link delay plus 2 ms): the
-// write that served the blocked client (an EXEC with the LPUSH a BRPOP waited
-// for, possibly on another worker's link) is answered at the same moment and
-// must reach the canary first.
+// end of the loop turn in which their reply was read, blocking pops (and stream
+// group reads) last: a write that served a blocked client (an EXEC with the LPUSH
+// a BRPOP waited for) is answered in the same primary event, and must reach the
+// canary first. Later commands of other clients come after both replies, so
+// after both effects. (Across workers, only time orders them.)
 struct Effect {
   // kScript: EVAL/EVALSHA/FCALL wait for the primary's answer, and are not
   // mirrored when SCRIPT KILL / FUNCTION KILL stopped them there (a killed
@@ -79,7 +79,6 @@ struct Effect {
   int protocol = 2;
   std::vector<HeldCommand> after;  // commands of the session that came after this one
   bool ready = false;              // its reply arrived: runs at the end of the turn
-  uint64_t dueUs = 0;              // blocking pops: not before this time
   EffectReply reply;
 };
 
@@ -96,6 +95,8 @@ struct SessionMirror {
   uint32_t outstanding = 0;    // pending commands carrying comparisons
   bool hasReadyEffects = false;  // listed in the worker's sessions to run at the turn's end
   bool quit = false;             // QUIT was sent: nothing after it is mirrored
+  bool watching = false;         // WATCH is in force: EXEC may answer nil
+  bool transactionRefusable = false;  // a command queued since MULTI may have been refused
 };
 
 class WorkerMirror {
@@ -211,21 +212,12 @@ class WorkerMirror {
                        const resp::CommandFrame& frame, ArgReader& args, int protocol);
   // Returns true when the effect was a transaction the primary did not commit.
   bool runEffect(SessionMirror& session, Effect& effect);
-  // Runs the session's ready effects from the front, in order, up to the first
-  // one not due yet at `nowUs`.
-  void runReadyEffects(SessionMirror& session, uint64_t nowUs);
-  void runDueEffects(uint64_t nowUs);
-  // Wakes the worker when delayed effects are due (the batcher's timer).
-  class EffectClock final : public BatchedLink {
-   public:
-    explicit EffectClock(WorkerMirror& owner) : owner_(owner) {}
-    void flushBatch(uint64_t nowUs) override;
-    size_t unflushedBytes() const override { return 0; }
-    bool scheduled = false;
-
-   private:
-    WorkerMirror& owner_;
-  };
+  // MULTI, the members of `effect.held` sampled for each canary, EXEC, as one
+  // unit on the session's link; `results` (the EXEC reply) fills XADD * IDs.
+  void sendTransaction(SessionMirror& session, const Effect& effect, bool committed, const resp::Value* results);
+  // Runs the session's ready effects from the front, in order; with
+  // `stopAtBlockingPop`, stops before a blocking pop (the first phase).
+  void runReadyEffects(SessionMirror& session, bool stopAtBlockingPop);
   void sendOwned(const CanarySettings& canary, const SessionMirror& session, const std::string& bytes,
                  uint32_t db, int protocol, uint32_t replies);
   uint64_t random();
@@ -244,7 +236,6 @@ class WorkerMirror {
   std::vector<Comparison> comparisons_{1};  // id 0 means "none"
   std::vector<uint32_t> freeComparisons_;
   std::vector<SessionMirror*> readySessions_;  // sessions with effects to run at the turn's end
-  EffectClock effectClock_{*this};
   std::vector<uint32_t> keyPositions_;
   std::vector<uint16_t> keySlots_;
   std::vector<uint64_t> keyHashes_;

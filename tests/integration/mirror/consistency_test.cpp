@@ -375,7 +375,10 @@ TEST_F(MirrorConsistency, StreamClaimsFollowThePrimaryNotTheCanarysIdleTimes) {
 // primary event; on the canary the push must come before the pop, or the pop
 // finds nothing and the job stays behind on the canary.
 TEST_F(MirrorConsistency, TransactionServingABlockedPopReachesTheCanaryFirst) {
-  Rig s;
+  // One worker: across workers' links only time orders the two effects (README).
+  Rig::Options options;
+  options.workers = 1;
+  Rig s(options);
   ASSERT_TRUE(s.waitLinksUp("c1"));
   Ctx producer = connectOrDie(s.proxyPort());
   Ctx worker = connectOrDie(s.proxyPort());
@@ -447,6 +450,29 @@ TEST_F(MirrorConsistency, CommandsPipelinedAfterQuitAreNotMirrored) {
   waitMirrorQuiet(*s.admin, "c1");
   EXPECT_EQ(dbsize(s.primary->port()), 1);
   EXPECT_EQ(dbsize(s.canaries[0]->port()), 1) << "the SET after QUIT reached the canary";
+}
+
+// Transactions without WATCH are mirrored when EXEC is sent (so that what they
+// cause follows them); one with a member the primary refused (EXECABORT) must
+// still not reach the canary, nor one whose WATCH fired.
+TEST_F(MirrorConsistency, AbortedTransactionsNeverReachTheCanary) {
+  Rig s;
+  ASSERT_TRUE(s.waitLinksUp("c1"));
+  Ctx a = connectOrDie(s.proxyPort());
+  run(a.get(), {"MULTI"});
+  run(a.get(), {"SET", "tx:good", "1"});
+  run(a.get(), {"SET", "tx:malformed"}, true);  // wrong arity: refused when queued
+  Reply aborted = run(a.get(), {"EXEC"}, true);
+  ASSERT_EQ(aborted->type, REDIS_REPLY_ERROR);
+  run(a.get(), {"MULTI"});
+  run(a.get(), {"SET", "tx:ok", "1"});
+  run(a.get(), {"EXEC"});
+  Ctx canary = connectOrDie(s.canaries[0]->port());
+  EXPECT_EQ(eventually([&] { return str(run(canary.get(), {"GET", "tx:ok"}).get()) == "1" ? "" : "absent"; },
+                       Millis(5000)),
+            "");
+  waitMirrorQuiet(*s.admin, "c1");
+  EXPECT_EQ(run(canary.get(), {"EXISTS", "tx:good"})->integer, 0) << "an aborted transaction reached the canary";
 }
 
 // A script killed on the primary (SCRIPT KILL) wrote nothing there; mirrored as

@@ -13,8 +13,8 @@ class FakeLink final : public BatchedLink {
  public:
   explicit FakeLink(LinkBatcher& batcher) : batcher_(batcher) {}
   ~FakeLink() override { batcher_.forget(*this); }
-  void queue(size_t bytes, uint32_t extraDelayUs = 0) {
-    if (queued_ == 0) batcher_.schedule(*this, extraDelayUs);
+  void queue(size_t bytes) {
+    if (queued_ == 0) batcher_.schedule(*this);
     queued_ += bytes;
   }
   void flushBatch(uint64_t nowUs) override {
@@ -93,22 +93,6 @@ TEST_F(LinkBatcherTest, DueBatchGoesAtTheEndOfABusyTurn) {
   }  // a busy loop turn longer than the delay
   batcher_.onTurnEnd();
   EXPECT_EQ(link.flushes.size(), 1u);
-}
-
-// Delayed effects: held for their extra delay even when links go every turn.
-TEST_F(LinkBatcherTest, ExtraDelayHoldsAnEntryEvenWithoutALinkDelay) {
-  batcher_.configure(0, 16384);
-  FakeLink effects(batcher_);
-  FakeLink link(batcher_);
-  const uint64_t queuedAt = nowUs();
-  effects.queue(0, 20000);
-  link.queue(10);
-  batcher_.onTurnEnd();
-  EXPECT_EQ(link.flushes.size(), 1u);
-  EXPECT_TRUE(effects.flushes.empty()) << "went out before its extra delay";
-  uv_run(&loop_, UV_RUN_ONCE);
-  ASSERT_EQ(effects.flushes.size(), 1u);
-  EXPECT_GE(effects.flushes[0] - queuedAt, 19000u);
 }
 
 TEST_F(LinkBatcherTest, ForgottenLinkIsNeverFlushed) {
