@@ -923,6 +923,17 @@ Comparison compareTtl(const CompareRules& rules, int64_t p, int64_t c) {
   return result(Outcome::kValue, std::string("primary ") + ttlState(p) + ", canary " + ttlState(c));
 }
 
+// XPENDING's extended form lists [id, consumer, idle-ms, deliveries]: the idle
+// time is when the entry was delivered on each server's own clock.
+void clearIdleTimes(Value& reply) {
+  for (Value& entry : reply.elements) {
+    if (entry.elements.size() == 4 && entry.elements[0].type == '$' && entry.elements[1].type == '$' &&
+        entry.elements[2].type == ':') {
+      entry.elements[2].integer = 0;
+    }
+  }
+}
+
 Comparison compareImpl(const CompareRules& rules, const Value& p, const Value& c) {
   const Kind pk = kindOf(p);
   const Kind ck = kindOf(c);
@@ -946,6 +957,13 @@ Comparison compareImpl(const CompareRules& rules, const Value& p, const Value& c
     return compareTtl(rules, integerOf(p), integerOf(c));
   }
   const Context ctx{isNumericCommand(rules.command), rules.command};
+  if (rules.pendingIdle && pk == Kind::kArray && ck == Kind::kArray) {
+    Value primary = p;
+    Value canary = c;
+    clearIdleTimes(primary);
+    clearIdleTimes(canary);
+    return compareValues(ctx, primary, canary, rules.unordered, 0);
+  }
   return compareValues(ctx, p, c, rules.unordered, 0);
 }
 
@@ -991,7 +1009,10 @@ CompareRules rulesFor(std::string_view lowercaseCommand, bool tipUnordered,
   rules.typeOnly = tipNondeterministic || policyTypeOnly ||
                    isOneOf(base, {"randomkey", "srandmember", "hrandfield", "zrandmember", "spop",
                                   "time", "lastsave", "info", "memory", "object", "client", "debug",
-                                  "scan", "sscan", "hscan", "zscan"});
+                                  "scan", "sscan", "hscan", "zscan",
+                                  // radix-tree sizes (encoding), seen/active/delivery times, idle times
+                                  "xinfo"});
+  rules.pendingIdle = base == "xpending";
   rules.ttlLike = isOneOf(base, {"ttl", "pttl", "expiretime", "pexpiretime"});
   rules.ttlInSeconds = base == "ttl" || base == "expiretime";
   return rules;

@@ -525,7 +525,11 @@ void WorkerMirror::onCommand(SessionMirror& session, const resp::CommandFrame& f
   }
 
   const bool broadcast = isScriptBroadcast(special, frame);
-  if (info->policy == Policy::kNever && !broadcast) {
+  // SCRIPT KILL / FUNCTION KILL act on what runs now on the primary (a killed
+  // script never reaches the canary), FUNCTION STATS reports it: not mirrored.
+  const bool scriptState = (special == Special::kScript || special == Special::kFunction) &&
+                           (frame.captured[1].is("kill") || frame.captured[1].is("stats"));
+  if ((info->policy == Policy::kNever && !broadcast) || scriptState) {
     for (const CanarySettings& canary : settings.canaries) {
       if (canary.percentHundredths > 0) bump(canary.counters->perWorker[workerIndex_].skipped_policy);
     }

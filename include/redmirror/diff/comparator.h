@@ -33,6 +33,7 @@ struct CompareRules {
   bool ttlLike = false;          // TTL, PTTL, EXPIRETIME, PEXPIRETIME: numeric tolerance
   int64_t ttlToleranceMs = 2000; // allowed |primary - canary| for ttlLike (seconds replies: ceil(ms/1000))
   bool ttlInSeconds = false;     // TTL / EXPIRETIME reply in seconds
+  bool pendingIdle = false;      // XPENDING: entries' idle times (ms since delivery) are clocks
   // For lost_write / cold_miss: whether the mirror wrote the command's key to
   // this canary in the current window (a Bloom-filter answer, may be a false positive).
   bool keyWrittenByMirror = false;
