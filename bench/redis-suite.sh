@@ -18,13 +18,16 @@
 # All servers are the installed binary with the suite's settings that matter
 # in external mode (enable-debug-command yes, ...), no persistence, on free
 # loopback ports. After each unit the proxy's REPORT c1 is saved and the
-# report window RESET, so divergences are attributed to units.
+# report window RESET, so divergences are attributed to units; a script still
+# running on a server after a unit (the canary never got the SCRIPT KILL) is
+# killed there and reported as a process event, like a crash (both fail the run).
+# Tests that break a plain server in external mode are skipped (SKIP_TESTS).
 #
-# Units: --quick (data types, expire, keyspace, multi, scripting: < 3 min),
+# Units: --quick (data types, expire, keyspace, multi, scripting: ~3 min),
 # --units LIST, or --full (default: every unit of the suite's own list).
 # Exit status: 0 when no test fails through the proxy that passes directly and
 # every divergence is explained (--explained FILE, default
-# bench/redis-suite-explained.txt: "CLASS COMMAND reason", '*' for any);
+# bench/redis-suite-explained.txt: "CLASS COMMAND UNIT reason", '*' for any);
 # 1 otherwise; 2 on usage errors. The summary (markdown) is printed and saved
 # as OUT/summary.md; per-unit logs and reports stay in OUT (--out DIR, default
 # a fresh /tmp/redmirror-suite.XXXXXX, removed on success unless --keep).
@@ -61,7 +64,7 @@ SKIP_TESTS=(
 QUICK_UNITS="unit/type/string unit/type/incr unit/type/list unit/type/hash unit/type/set
   unit/type/zset unit/expire unit/keyspace unit/multi unit/scripting"
 
-usage() { sed -n '2,29p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d' | sed 's/^# \{0,1\}//'; }
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -349,17 +352,21 @@ for unit in $UNITS; do
   fi
   # A script the primary's client killed (SCRIPT KILL) may still run on the
   # canary: later units would see only BUSY there. Kill it and say so.
+  # Several may be queued behind one another on a canary link: kill until PONG.
   for s in primary canary; do
-    pong=$(timeout 8 redis-cli -h 127.0.0.1 -p "${SPORT[$s]}" ping 2>&1 || true)
-    case "$pong" in
-      PONG) ;;
-      *BUSY*)
-        echo "$s busy after $unit (a script left running: '$pong'): SCRIPT KILL / FUNCTION KILL sent directly" >>"$WORK/proxy-events.txt"
-        log "$s busy after $unit: killing the script"
-        redis-cli -h 127.0.0.1 -p "${SPORT[$s]}" script kill >/dev/null 2>&1 || true
-        redis-cli -h 127.0.0.1 -p "${SPORT[$s]}" function kill >/dev/null 2>&1 || true ;;
-      *) echo "$s answers PING with '$pong' after $unit" >>"$WORK/proxy-events.txt" ;;
-    esac
+    for attempt in 1 2 3 4 5 6 7 8 9 10; do
+      pong=$(timeout 8 redis-cli -h 127.0.0.1 -p "${SPORT[$s]}" ping 2>&1 || true)
+      case "$pong" in
+        PONG) break ;;
+        *BUSY*)
+          echo "$s busy after $unit (a script left running: '$pong'): SCRIPT KILL / FUNCTION KILL sent directly" >>"$WORK/proxy-events.txt"
+          log "$s busy after $unit: killing the script"
+          redis-cli -h 127.0.0.1 -p "${SPORT[$s]}" script kill >/dev/null 2>&1 || true
+          redis-cli -h 127.0.0.1 -p "${SPORT[$s]}" function kill >/dev/null 2>&1 || true
+          sleep 0.5 ;;
+        *) echo "$s answers PING with '$pong' after $unit" >>"$WORK/proxy-events.txt"; break ;;
+      esac
+    done
   done
   for s in "${!SPID[@]}"; do
     if ! kill -0 "${SPID[$s]}" 2>/dev/null; then
@@ -393,26 +400,25 @@ for unit in $UNITS; do
 done
 # "(unit aborted)" and "not run" lines for a unit that died halfway say the same: keep both, they are short.
 
-# Explained divergences: CLASS COMMAND reason ('*' matches anything).
+# Explained divergences: "CLASS COMMAND UNIT reason" ('*' matches anything).
 EXPL_JSON='[]'
 if [ -f "$EXPLAINED" ]; then
-  EXPL_JSON=$(grep -v '^\s*#' "$EXPLAINED" | awk 'NF >= 2 { r = $0; sub(/^[ \t]*[^ \t]+[ \t]+[^ \t]+[ \t]*/, "", r); print $1 "\t" $2 "\t" r }' \
-    | jq -R -s 'split("\n") | map(select(length > 0) | split("\t") | {class: .[0], command: (.[1] | ascii_downcase), reason: .[2]})')
+  EXPL_JSON=$(grep -v '^\s*#' "$EXPLAINED" | awk 'NF >= 3 { r = $0; sub(/^[ \t]*[^ \t]+[ \t]+[^ \t]+[ \t]+[^ \t]+[ \t]*/, "", r); print $1 "\t" $2 "\t" $3 "\t" r }' \
+    | jq -R -s 'split("\n") | map(select(length > 0) | split("\t") | {class: .[0], command: (.[1] | ascii_downcase), unit: .[2], reason: .[3]})')
 fi
-# Per unit and class: divergences, and how many samples of them are explained.
-# A class is fully explained in a unit when '*' covers it, or when every one of
-# its divergences has a sample (the ring holds the newest 64 per window) whose
-# command is listed for it.
+# Per unit and class: divergences, and how many of them are explained. A class
+# is fully explained in a unit when an entry with command '*' covers it;
+# otherwise each divergence needs a sample (the ring keeps the newest 64 per
+# unit) whose command is listed: divergences without a sample count as unexplained.
 jq -s --argjson ex "$EXPL_JSON" '
   def base: ascii_downcase | split(" ")[0];
-  def explained($cls; $cmd): any($ex[]; (.class == "*" or .class == $cls) and (.command == "*" or .command == $cmd));
-  def reason($cls; $cmd): first($ex[] | select((.class == "*" or .class == $cls) and (.command == "*" or .command == $cmd)) | .reason) // null;
+  def explained($cls; $cmd; $unit): any($ex[]; (.class == "*" or .class == $cls) and (.command == "*" or .command == $cmd) and (.unit == "*" or .unit == $unit));
   [ .[] | . as $r | ($r.divergences // {}) | to_entries[] | . as $d
     | ($r.samples // [] | map(select(.class == $d.key))) as $s
     | { unit: $r.unit, class: $d.key, count: $d.value,
         sampled: ($s | length),
-        explained_samples: ($s | map(select(explained($d.key; (.command | base)))) | length),
-        wildcard: explained($d.key; "\u0000any"),
+        explained_samples: ($s | map(select(explained($d.key; (.command | base); $r.unit))) | length),
+        wildcard: explained($d.key; "\u0000any"; $r.unit),
         commands: ($s | map(.command | base) | group_by(.) | map({(.[0]): length}) | add // {}) }
     | . + { unexplained: (if .wildcard then 0 else (.count - .explained_samples) end) } ]
 ' "$WORK/reports.jsonl" >"$WORK/divergences.json"
@@ -478,7 +484,7 @@ SUMMARY="$WORK/summary.md"
   echo
   echo "### Explained ($EXPLAINED)"
   echo
-  echo "$EXPL_JSON" | jq -r '.[] | "- \(.class) \(.command): \(.reason)"'
+  echo "$EXPL_JSON" | jq -r '.[] | "- \(.class) \(.command) \(.unit): \(.reason)"'
 } >"$SUMMARY"
 
 cat "$SUMMARY"

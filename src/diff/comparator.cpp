@@ -23,8 +23,8 @@ using resp::Value;
 constexpr size_t kMaxDetail = 80;
 // Longest error code quoted in a detail.
 constexpr size_t kMaxCodeInDetail = 32;
-// Deeper than the parser allows (64); a guard, not a limit anyone reaches.
-constexpr int kMaxDepth = 128;
+// Deeper than the parser allows (resp/limits.h): a guard, not a limit anyone reaches.
+constexpr int kMaxDepth = static_cast<int>(resp::kMaxReplyDepth) + 1;
 // Unmatched multiset members left after the canonical-key merge that are still
 // paired one by one with the full (folding) comparison.
 constexpr size_t kMaxGreedyLeftovers = 64;

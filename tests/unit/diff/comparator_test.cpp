@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "redmirror/resp/limits.h"
+
 namespace redmirror::diff {
 namespace {
 
@@ -415,6 +417,15 @@ TEST(RulesFor, Flags) {
   EXPECT_EQ(ttl.ttlToleranceMs, 2000);
   EXPECT_FALSE(ttl.keyWrittenByMirror);
   EXPECT_EQ(rulesFor("hgetall", false, false, false).command, "hgetall");
+}
+
+// Replies as deep as the parser follows (a Lua script's nested tables) compare
+// like any other: equal ones match, a change deep inside is found.
+TEST(Comparator, RepliesAsDeepAsTheParserAllowsAreCompared) {
+  std::string same;
+  for (size_t i = 0; i + 1 < resp::kMaxReplyDepth; ++i) same += "*1\r\n";
+  EXPECT_EQ(outcome("eval", same + ":1\r\n", same + ":1\r\n"), "match");
+  EXPECT_EQ(outcome("eval", same + ":1\r\n", same + ":2\r\n"), "value");
 }
 
 }  // namespace
