@@ -87,16 +87,7 @@ CLK_TCK=$(getconf CLK_TCK)
 
 # ---------------------------------------------------------------- build
 if [ -z "$BIN" ]; then BIN="$BUILD_DIR/redmirror"; fi
-if [ "$NO_BUILD" -eq 0 ]; then
-  if [ ! -f "$BUILD_DIR/CMakeCache.txt" ]; then
-    log "configuring $BUILD_DIR (Release)"
-    cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release \
-      -DREDMIRROR_TESTS=OFF -DREDMIRROR_BENCH=OFF >/dev/null
-  fi
-  log "building redmirror in $BUILD_DIR"
-  cmake --build "$BUILD_DIR" -j2 --target redmirror >"$BUILD_DIR/e2e-build.log" 2>&1 \
-    || { tail -30 "$BUILD_DIR/e2e-build.log" >&2; die "build failed"; }
-fi
+if [ "$NO_BUILD" -eq 0 ]; then build_redmirror "$BUILD_DIR" 2 e2e-build.log; fi
 [ -x "$BIN" ] || die "no redmirror binary at $BIN"
 
 # ---------------------------------------------------------------- processes

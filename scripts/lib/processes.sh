@@ -1,5 +1,6 @@
-# Process and port helpers shared by scripts/demo.sh and bench/e2e.sh (sourced).
-# Everything here works on loopback and reads /proc; nothing is started.
+# Process, port and build helpers shared by scripts/demo.sh, bench/e2e.sh and
+# bench/redis-suite.sh (sourced).
+# The process and port helpers work on loopback and read /proc.
 
 stop_pid() {     # stop_pid PID: SIGTERM, up to 5 s, then SIGKILL
   local pid=$1 i
@@ -45,4 +46,18 @@ wait_ping() {    # wait_ping PORT PID: up to 5 s for PONG while PID lives
     sleep 0.05
   done
   return 1
+}
+
+# build_redmirror BUILD_DIR JOBS LOG_NAME: configures (Release, no tests) and
+# builds the redmirror binary, printing the log's tail on failure. Uses log/die
+# of the sourcing script.
+build_redmirror() {
+  local dir=$1 jobs=$2 name=$3
+  if [ ! -f "$dir/CMakeCache.txt" ]; then
+    log "configuring $dir (Release)"
+    cmake -S "$ROOT" -B "$dir" -DCMAKE_BUILD_TYPE=Release -DREDMIRROR_TESTS=OFF -DREDMIRROR_BENCH=OFF >/dev/null
+  fi
+  log "building redmirror in $dir"
+  cmake --build "$dir" -j"$jobs" --target redmirror >"$dir/$name" 2>&1 \
+    || { tail -30 "$dir/$name" >&2; die "build failed"; }
 }

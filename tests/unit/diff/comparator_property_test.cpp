@@ -17,16 +17,10 @@
 #include <vector>
 
 #include "redmirror/diff/comparator.h"
+#include "parse.h"
 
 namespace redmirror::diff {
 namespace {
-
-resp::Value parse(std::string_view bytes) {
-  resp::Value value;
-  std::string error;
-  EXPECT_TRUE(resp::parseValue(bytes, value, error)) << error << " in " << bytes;
-  return value;
-}
 
 // RESP bytes with CR and LF visible, for failure messages.
 std::string show(std::string_view bytes) {

@@ -8,16 +8,10 @@
 #include <vector>
 
 #include "redmirror/resp/limits.h"
+#include "parse.h"
 
 namespace redmirror::diff {
 namespace {
-
-resp::Value parse(std::string_view bytes) {
-  resp::Value value;
-  std::string error;
-  EXPECT_TRUE(resp::parseValue(bytes, value, error)) << error << " in " << bytes;
-  return value;
-}
 
 Comparison run(const CompareRules& rules, std::string_view primary, std::string_view canary) {
   return compare(rules, parse(primary), parse(canary));
