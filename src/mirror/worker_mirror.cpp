@@ -435,6 +435,12 @@ void WorkerMirror::onCommand(SessionMirror& session, const resp::CommandFrame& f
   const Special special = info != nullptr ? info->special : Special::kNone;
   if (session.inMulti && special != Special::kExec && special != Special::kDiscard && special != Special::kMulti) {
     ++session.transactionCount;
+    if (pending != nullptr) {
+      pending->transaction = session.transactionSerial;
+      ++session.queuedAwaiting;
+    } else {
+      session.transactionRefusable = true;  // its answer cannot be followed
+    }
   }
   if (info == nullptr) {
     session.transactionRefusable = session.transactionRefusable || session.inMulti;
@@ -470,6 +476,8 @@ void WorkerMirror::onCommand(SessionMirror& session, const resp::CommandFrame& f
       return;
     case Special::kMulti:
       session.transactionRefusable = session.inMulti;  // a nested MULTI is refused
+      ++session.transactionSerial;
+      session.queuedAwaiting = 0;
       session.inMulti = true;
       session.transactionCount = 0;
       session.transactionDb = session.db;
@@ -485,11 +493,13 @@ void WorkerMirror::onCommand(SessionMirror& session, const resp::CommandFrame& f
       const bool watched = session.watching;
       session.watching = false;
       if (session.inMulti && pending != nullptr && !session.transaction.empty() && !watched && !selects &&
-          !session.transactionRefusable && session.effects.empty() &&
+          !session.transactionRefusable && session.queuedAwaiting == 0 && session.effects.empty() &&
           std::none_of(session.transaction.begin(), session.transaction.end(),
                        [](const HeldCommand& held) { return !held.rewriteArgs.empty(); })) {
         // Without WATCH, EXEC runs what was queued unless a member was refused
-        // when queued (unknown, malformed: then we wait for the reply). Sent now, like
+        // when queued (unknown, malformed, or answered with an error: OOM, BUSY);
+        // every member was answered +QUEUED here (pipelined ones wait for the
+        // EXEC reply instead). Sent now, like
         // any write, the transaction reaches the canary before the effects it
         // causes (a BRPOP it serves answers before the EXEC does).
         Effect transaction;
@@ -911,6 +921,10 @@ void WorkerMirror::onLinkConnected(uint64_t canaryId) {
 
 void WorkerMirror::onReply(SessionMirror& session, const proxy::PendingCommand& pending,
                            const resp::ReplyFrame& reply, const net::StreamWindow& window) {
+  if (pending.transaction != 0 && pending.transaction == session.transactionSerial) {
+    if (session.queuedAwaiting > 0) --session.queuedAwaiting;
+    if (reply.isError()) session.transactionRefusable = true;
+  }
   if (pending.comparison != 0) {
     std::string bytes;
     const bool kept = settings_ && reply.end - reply.begin <= settings_->maxComparedReplyBytes &&

@@ -101,7 +101,7 @@ void Session::onReply(const resp::ReplyFrame& frame) {
 
 void Session::onExchange(const Exchange& exchange) {
   bump(worker_.stats().replies_matched);
-  if (exchange.command.comparison != 0 || exchange.command.effect) {
+  if (exchange.command.comparison != 0 || exchange.command.effect || exchange.command.transaction != 0) {
     mirror_.onReply(mirrorState_, exchange.command, exchange.reply, upstreamWindow_);
   }
 }

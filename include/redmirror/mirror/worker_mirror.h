@@ -97,6 +97,8 @@ struct SessionMirror {
   bool quit = false;             // QUIT was sent: nothing after it is mirrored
   bool watching = false;         // WATCH is in force: EXEC may answer nil
   bool transactionRefusable = false;  // a command queued since MULTI may have been refused
+  uint32_t transactionSerial = 0;     // of the current MULTI
+  uint32_t queuedAwaiting = 0;        // its commands whose +QUEUED has not come yet
 };
 
 class WorkerMirror {

@@ -51,6 +51,9 @@ struct PendingCommand {
   // an effect (SPOP, a blocking pop, EXEC) must be mirrored once it arrives.
   uint32_t comparison = 0;
   bool effect = false;
+  // Sent inside MULTI: the transaction's serial, so that its +QUEUED (or error)
+  // tells the mirror whether EXEC can fail (0: not inside MULTI).
+  uint32_t transaction = 0;
 };
 
 // A command and its reply, matched.

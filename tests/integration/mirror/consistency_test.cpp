@@ -464,6 +464,15 @@ TEST_F(MirrorConsistency, AbortedTransactionsNeverReachTheCanary) {
   run(a.get(), {"SET", "tx:malformed"}, true);  // wrong arity: refused when queued
   Reply aborted = run(a.get(), {"EXEC"}, true);
   ASSERT_EQ(aborted->type, REDIS_REPLY_ERROR);
+  // Refused for the primary's state only (OOM under a maxmemory the canary lacks).
+  Ctx direct = connectOrDie(s.primary->port());
+  run(a.get(), {"MULTI"});
+  run(a.get(), {"SET", "tx:oom-before", "1"});
+  run(direct.get(), {"CONFIG", "SET", "maxmemory", "1"});
+  run(a.get(), {"LPUSH", "tx:oom", "x"}, true);
+  run(direct.get(), {"CONFIG", "SET", "maxmemory", "0"});
+  Reply oomAborted = run(a.get(), {"EXEC"}, true);
+  ASSERT_EQ(oomAborted->type, REDIS_REPLY_ERROR);
   run(a.get(), {"MULTI"});
   run(a.get(), {"SET", "tx:ok", "1"});
   run(a.get(), {"EXEC"});
@@ -473,6 +482,8 @@ TEST_F(MirrorConsistency, AbortedTransactionsNeverReachTheCanary) {
             "");
   waitMirrorQuiet(*s.admin, "c1");
   EXPECT_EQ(run(canary.get(), {"EXISTS", "tx:good"})->integer, 0) << "an aborted transaction reached the canary";
+  EXPECT_EQ(run(canary.get(), {"EXISTS", "tx:oom-before"})->integer, 0)
+      << "a transaction the primary refused (OOM) reached the canary";
 }
 
 // A script killed on the primary (SCRIPT KILL) wrote nothing there; mirrored as
