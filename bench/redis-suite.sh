@@ -144,16 +144,7 @@ fi
 
 # ---------------------------------------------------------------- build
 if [ -z "$BIN" ]; then BIN="$BUILD_DIR/redmirror"; fi
-if [ "$NO_BUILD" -eq 0 ]; then
-  if [ ! -f "$BUILD_DIR/CMakeCache.txt" ]; then
-    log "configuring $BUILD_DIR (Release)"
-    cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release \
-      -DREDMIRROR_TESTS=OFF -DREDMIRROR_BENCH=OFF >/dev/null
-  fi
-  log "building redmirror in $BUILD_DIR"
-  cmake --build "$BUILD_DIR" -j1 --target redmirror >"$BUILD_DIR/suite-build.log" 2>&1 \
-    || { tail -30 "$BUILD_DIR/suite-build.log" >&2; die "build failed"; }
-fi
+if [ "$NO_BUILD" -eq 0 ]; then build_redmirror "$BUILD_DIR" 1 suite-build.log; fi
 [ -x "$BIN" ] || die "no redmirror binary at $BIN"
 
 # ---------------------------------------------------------------- work area
