@@ -36,15 +36,16 @@ void LinkBatcher::forget(BatchedLink& link) {
 }
 
 void LinkBatcher::onTurnEnd() {
-  if (!queue_.empty()) flushDue(uv_hrtime() / 1000);
+  if (!queue_.empty()) flushDue(uv_hrtime() / 1000, 0);
 }
 
 void LinkBatcher::onTimer(uv_timer_t* handle) {
   auto* self = static_cast<LinkBatcher*>(handle->data);
-  self->flushDue(uv_hrtime() / 1000);
+  // The timer has millisecond granularity: what falls due within it goes now.
+  self->flushDue(uv_hrtime() / 1000, 1000);
 }
 
-void LinkBatcher::flushDue(uint64_t nowUs) {
+void LinkBatcher::flushDue(uint64_t nowUs, uint64_t slackUs) {
   flushing_.clear();
   flushing_.swap(queue_);
   // A flush may schedule again (a write that could not finish) or forget links:
@@ -52,7 +53,7 @@ void LinkBatcher::flushDue(uint64_t nowUs) {
   for (size_t i = 0; i < flushing_.size(); ++i) {
     const Entry entry = flushing_[i];
     if (entry.link == nullptr) continue;
-    if (nowUs >= entry.dueUs || entry.link->unflushedBytes() >= bytes_) {
+    if (nowUs + slackUs >= entry.dueUs || entry.link->unflushedBytes() >= bytes_) {
       entry.link->flushBatch(nowUs);
     } else {
       queue_.push_back(entry);
@@ -69,6 +70,9 @@ void LinkBatcher::rearm(uint64_t nowUs) {
     return;
   }
   // The loop may go idle: wake it when the first batch is due (ms granularity).
+  // Timers count from the loop's cached time, which lags by this turn's work:
+  // refresh it, or the timer fires before the batch is due.
+  uv_update_time(loop_);
   uint64_t dueUs = queue_.front().dueUs;
   for (const Entry& entry : queue_) dueUs = std::min(dueUs, entry.dueUs);
   const uint64_t waitUs = dueUs > nowUs ? dueUs - nowUs : 0;

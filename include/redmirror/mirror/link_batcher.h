@@ -54,7 +54,7 @@ class LinkBatcher {
     uint64_t dueUs;
   };
   static void onTimer(uv_timer_t* handle);
-  void flushDue(uint64_t nowUs);
+  void flushDue(uint64_t nowUs, uint64_t slackUs);
   void rearm(uint64_t nowUs);
 
   uv_loop_t* loop_;
