@@ -1118,6 +1118,16 @@ void WorkerMirror::sendTransaction(SessionMirror& session, const Effect& effect,
   }
 }
 
+void WorkerMirror::sendToEffectCanaries(const SessionMirror& session, const Effect& effect,
+                                        const std::vector<std::string_view>& command) {
+  const std::string encoded = resp::encodeCommand(command);
+  for (uint64_t id : effect.canaries) {
+    if (const CanarySettings* canary = this->canary(id)) {
+      sendOwned(*canary, session, encoded, effect.db, effect.protocol, 1);
+    }
+  }
+}
+
 bool WorkerMirror::runEffect(SessionMirror& session, Effect& effect) {
   if (!settings_ || effect.kind == Effect::Kind::kScript) return false;  // the script is in effect.after
   const EffectReply& reply = effect.reply;
@@ -1142,23 +1152,13 @@ bool WorkerMirror::runEffect(SessionMirror& session, Effect& effect) {
     command.assign(args.begin(), args.end());
     command[0] = "XADD";
     command[effect.idIndex] = value.text;
-    const std::string encoded = resp::encodeCommand(command);
-    for (uint64_t id : effect.canaries) {
-      if (const CanarySettings* canary = this->canary(id)) {
-        sendOwned(*canary, session, encoded, effect.db, effect.protocol, 1);
-      }
-    }
+    sendToEffectCanaries(session, effect, command);
     return false;
   }
   if (effect.kind == Effect::Kind::kClaim) {
     command = claimEffect(args, value);
     if (command.empty()) return false;
-    const std::string encoded = resp::encodeCommand(command);
-    for (uint64_t id : effect.canaries) {
-      if (const CanarySettings* canary = this->canary(id)) {
-        sendOwned(*canary, session, encoded, effect.db, effect.protocol, 1);
-      }
-    }
+    sendToEffectCanaries(session, effect, command);
     return false;
   }
   if (effect.kind == Effect::Kind::kSpop) {
@@ -1170,12 +1170,7 @@ bool WorkerMirror::runEffect(SessionMirror& session, Effect& effect) {
       for (const resp::Value& member : value.elements) command.push_back(member.text);
     }
     if (command.size() < 3) return false;
-    const std::string encoded = resp::encodeCommand(command);
-    for (uint64_t id : effect.canaries) {
-      if (const CanarySettings* canary = this->canary(id)) {
-        sendOwned(*canary, session, encoded, effect.db, effect.protocol, 1);
-      }
-    }
+    sendToEffectCanaries(session, effect, command);
     return false;
   }
 

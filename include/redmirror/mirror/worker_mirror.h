@@ -217,6 +217,10 @@ class WorkerMirror {
   // MULTI, the members of `effect.held` sampled for each canary, EXEC, as one
   // unit on the session's link; `results` (the EXEC reply) fills XADD * IDs.
   void sendTransaction(SessionMirror& session, const Effect& effect, bool committed, const resp::Value* results);
+  // The command rebuilt from the primary's reply, to the canaries that sampled
+  // the effect's key (SPOP, XADD *, XCLAIM).
+  void sendToEffectCanaries(const SessionMirror& session, const Effect& effect,
+                            const std::vector<std::string_view>& command);
   // Runs the session's ready effects from the front, in order; with
   // `stopAtBlockingPop`, stops before a blocking pop (the first phase).
   void runReadyEffects(SessionMirror& session, bool stopAtBlockingPop);
