@@ -19,8 +19,10 @@
 # SIGSTOPped during each of its runs). GET/SET with -r 100000 random keys, so
 # that sampling by slot applies. Reported beside mirror-off: throughput, p50/p99
 # (50 clients), proxy CPU per request, peak RSS (VmHWM, one process per mode),
-# counters from the admin socket (CANARY LIST), and system calls per mirrored
-# command (strace, untimed), with the targets of issues 3 and 4.
+# counters from the admin socket (CANARY LIST), the canary links' own system
+# calls per mirrored command (link_writes + link_reads, during the timed runs),
+# and whole-process system calls per mirrored command (strace, untimed), with
+# the targets of issues 3 and 4.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -162,10 +164,13 @@ start_mirror_proxy() {  # start_mirror_proxy MODE: a proxy of its own with the c
   start_proxy "$mode" --canary "c1=127.0.0.1:$CANARY_PORT" --mirror "c1=$(percent_of "$mode")" \
     --admin-socket "${ADMIN[$mode]}" $MIRROR_ARGS
 }
-# mirrored compared matched diverged dropped(all reasons) links_up of c1, tab-separated
+# mirrored compared matched diverged dropped(all reasons) links_up link-syscalls of c1,
+# tab-separated; link-syscalls = the links' gather writes + reads (counted by the
+# proxy itself, so the figure holds at full speed, unlike strace's)
 canary_counters() {
   redis-cli -s "${ADMIN[$1]}" CANARY LIST 2>/dev/null \
-    | jq -r '.[] | select(.name == "c1") | [.mirrored, .compared, .matched, .diverged, ([.dropped[]] | add // 0), .links_up] | @tsv' 2>/dev/null
+    | jq -r '.[] | select(.name == "c1") | [.mirrored, .compared, .matched, .diverged, ([.dropped[]] | add // 0), .links_up,
+             ((.link_writes // 0) + (.link_reads // 0))] | @tsv' 2>/dev/null
 }
 vm_hwm_kib() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
 
@@ -214,7 +219,7 @@ WARNINGS="$WORK/warnings.txt"
 : >"$WARNINGS"
 MAX_COMPILERS=0
 
-MRESULTS="$WORK/mirror-results.tsv"  # as RESULTS + mirrored compared matched diverged dropped canary_ticks
+MRESULTS="$WORK/mirror-results.tsv"  # as RESULTS + mirrored compared matched diverged dropped canary_ticks link_syscalls
 : >"$MRESULTS"
 bench_once() {   # bench_once WORKLOAD MODE ROUND TEST PIPELINE CLIENTS N [KEYSPACE]
   local wl=$1 mode=$2 round=$3 test=$4 pipe=$5 clients=$6 n=$7 keyspace=${8:-}
@@ -247,7 +252,7 @@ bench_once() {   # bench_once WORKLOAD MODE ROUND TEST PIPELINE CLIENTS N [KEYSP
     k1=$(cpu_ticks "$CANARY_PID")
     extra=$(paste <(echo "$m0" | tr '\t' '\n') <(echo "$m1" | tr '\t' '\n') | head -5 \
       | awk '{ printf "\t%d", $2 - $1 }')
-    extra="$extra	$((k1 - k0))"
+    extra="$extra	$((k1 - k0))	$(( $(cut -f7 <<<"$m1") - $(cut -f7 <<<"$m0") ))"
   fi
   if [ -s "$err" ]; then printf '%s via %s round %s: %s\n' "$wl" "$mode" "$round" "$(tr '\r\n' '  ' <"$err" | head -c 200)" >>"$WARNINGS"; fi
   line=$(grep -i "^\"$test\"," "$out" | head -1 | tr -d '"') || true
@@ -455,6 +460,7 @@ FILENAME == ARGV[1] {   # mirror runs
   add("rps|" k, $4); add("p50|" k, $5); add("p99|" k, $6)
   add("pcpu|" k, $7 / tck / $9 * 1e6); add("kcpu|" k, $15 / tck / $9 * 1e6)
   add("mir|" k, $10 / $9); add("drop|" k, $14 / $9)
+  if ($10 > 0) add("lsc|" k, $16 / $10)
   tot[m, "mirrored"] += $10; tot[m, "compared"] += $11; tot[m, "matched"] += $12; tot[m, "diverged"] += $13; tot[m, "dropped"] += $14
   next
 }
@@ -463,15 +469,17 @@ FILENAME == ARGV[2] { pct[$1] = $2; h0[$1] = $3; h1[$1] = $4; next }
 END {
   nw = split("R-P1-SET R-P1-GET R-P16-SET R-P16-GET", wls, " "); nm = split("mirror-off mirror-10 mirror-100 canary-stopped", ms, " ")
   print "### Mirroring: canary c1 beside mirror-off (GET/SET, random keys, 50 clients)" >> report; print "" >> report
-  print "| workload | mode | rps (median) | min-max | / mirror-off | p50 ms | p99 ms | proxy CPU us/req | / mirror-off | canary CPU us/req | mirrored/req | dropped/req |" >> report
-  print "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|" >> report
+  print "| workload | mode | rps (median) | min-max | / mirror-off | p50 ms | p99 ms | proxy CPU us/req | / mirror-off | canary CPU us/req | mirrored/req | dropped/req | link syscalls/mirrored |" >> report
+  print "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|" >> report
   for (i = 1; i <= nw; i++) for (j = 1; j <= nm; j++) {
     wl = wls[i]; m = ms[j]; k = wl "|" m; o = wl "|mirror-off"
     if (!cnt["rps|" k]) continue
     r = med("rps|" k); c = med("pcpu|" k)
     rr[k] = r / med("rps|" o); cr[k] = c / med("pcpu|" o)
-    printf "| %s | %s | %.0f | %.0f-%.0f | %.3f | %.3f | %.3f | %.2f | %.2f | %.2f | %.3f | %.3f |\n", substr(wl, 3), m, r, lo("rps|" k), hi("rps|" k),
-      rr[k], med("p50|" k), med("p99|" k), c, cr[k], med("kcpu|" k), med("mir|" k), med("drop|" k) >> report
+    ls[k] = cnt["lsc|" k] ? med("lsc|" k) : -1
+    printf "| %s | %s | %.0f | %.0f-%.0f | %.3f | %.3f | %.3f | %.2f | %.2f | %.2f | %.3f | %.3f | %s |\n", substr(wl, 3), m, r, lo("rps|" k), hi("rps|" k),
+      rr[k], med("p50|" k), med("p99|" k), c, cr[k], med("kcpu|" k), med("mir|" k), med("drop|" k),
+      (ls[k] >= 0 ? sprintf("%.3f", ls[k]) : "-") >> report
   }
   print "" >> report
   print "Peak RSS (VmHWM of each mode'"'"'s own proxy: at start, after all its timed runs) and admin-socket counters (CANARY LIST, summed over the timed runs):" >> report
@@ -509,6 +517,9 @@ END {
   printf "| canary-stopped memory bounded: VmHWM - mirror-10 VmHWM <= queue budget (%d MiB) + 16 MiB | %+.1f MiB | %s |\n", budget, g, check(g <= budget + 16) >> report
   row("mirror-100 proxy CPU/req <= 2.5 x mirror-off", "mirror-100", "cr", 2.5, 0)
   for (j = 2; j <= 3; j++) {
+    s = ""; ok = 1; n = 0
+    for (i = 1; i <= nw; i++) { k = wls[i] "|" ms[j]; if (ls[k] >= 0) { s = s (n++ ? ", " : "") substr(wls[i], 3) " " sprintf("%.3f", ls[k]); if (ls[k] > 0.25) ok = 0 } }
+    if (n) printf "| %s: link system calls (gather writes + reads, counted by the proxy) per mirrored command <= 0.25 | %s | %s |\n", ms[j], s, check(ok) >> report
     s = ""; ok = 1; n = 0
     for (i = 1; i <= nsw; i++) { k = sws[i] "|" ms[j]; if (k in xs) { s = s (n++ ? ", " : "") substr(sws[i], 3) " " sprintf("%.3f", xs[k]); if (xs[k] > 0.25) ok = 0 } }
     if (n) printf "| %s: extra syscalls per mirrored command <= 0.25 | %s | %s |\n", ms[j], s, check(ok) >> report

@@ -38,9 +38,9 @@ pick_port() {
   done
 }
 
-wait_ping() {    # wait_ping PORT PID: up to 5 s for PONG while PID lives
+wait_ping() {    # wait_ping PORT PID [SECONDS]: up to SECONDS (5) for PONG while PID lives
   local i
-  for i in $(seq 1 100); do
+  for i in $(seq 1 $((${3:-5} * 20))); do
     kill -0 "$2" 2>/dev/null || return 1
     [ "$(redis-cli -h 127.0.0.1 -p "$1" ping 2>/dev/null)" = "PONG" ] && return 0
     sleep 0.05

@@ -256,6 +256,8 @@ AdminReply AdminCommands::execute(const std::vector<std::string>& args) {
           item["dropped"] = std::move(dropped);
           item["links_up"] = canary.linksUp;
           item["links_total"] = canary.linksTotal;
+          item["link_writes"] = canary.linkWrites;
+          item["link_reads"] = canary.linkReads;
           out.push_back(std::move(item));
         }
         return AdminReply::bulk(dump(out));

@@ -308,6 +308,8 @@ std::vector<CanaryStatus> MirrorManager::canaries() const {
       status.dropped["timeout"] += read(counters.dropped_timeout);
       status.dropped["oversize"] += read(counters.dropped_oversize);
       status.dropped["session_closed"] += read(counters.dropped_session_closed);
+      status.linkWrites += read(counters.link_writes);
+      status.linkReads += read(counters.link_reads);
       const int64_t up = counters.links_up.load(std::memory_order_relaxed);
       status.linksUp += static_cast<uint32_t>(up > 0 ? up : 0);
     }

@@ -129,6 +129,7 @@ void CanaryLink::onClosed(net::TcpStream& /*stream*/) {}
 
 void CanaryLink::onData(net::TcpStream& stream, net::Chunk* chunk, uint32_t offset, uint32_t length) {
   if (&stream != stream_.get()) return;
+  if (CanaryCounters* counters = owner_.counters(canaryId_)) bump(counters->link_reads);
   replies_.append(readOffset_, chunk, offset, length);
   readOffset_ += length;
   if (!framer_.feed(std::span<const char>(chunk->data() + offset, length), *this)) {
@@ -194,6 +195,9 @@ void CanaryLink::flushBatch(uint64_t nowUs) {
   // The commands of this batch leave now: their latency and timeout start here.
   for (size_t i = pending_.size() - unstamped_; i < pending_.size(); ++i) pending_[i].sentAtUs = nowUs;
   unstamped_ = 0;
+  if (stream_->unsentBytes() > 0) {
+    if (CanaryCounters* counters = owner_.counters(canaryId_)) bump(counters->link_writes);
+  }
   stream_->flush();
 }
 

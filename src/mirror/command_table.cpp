@@ -87,7 +87,8 @@ void finalize(CommandInfo& info) {
       {"eval_ro", Special::kEval}, {"evalsha", Special::kEvalsha}, {"evalsha_ro", Special::kEvalsha},
       {"fcall", Special::kFcall}, {"fcall_ro", Special::kFcall}, {"xclaim", Special::kClaim},
       {"xautoclaim", Special::kClaim}, {"watch", Special::kWatch}, {"unwatch", Special::kUnwatch},
-      {"reset", Special::kReset}};
+      {"reset", Special::kReset}, {"xread", Special::kXread}, {"xreadgroup", Special::kXreadgroup},
+      {"quit", Special::kQuit}};
   info.special = Special::kNone;
   for (const auto& [name, special] : kSpecials) {
     if (info.name == name) info.special = special;

@@ -425,14 +425,14 @@ void WorkerMirror::onCommand(SessionMirror& session, const resp::CommandFrame& f
   if (!active_ || session.quit) return;
   const MirrorSettings& settings = *settings_;
   const resp::Capture& name = frame.captured[0];
-  if (name.is("quit")) {
+  // Unknown to the primary's table: the primary refuses it, the canary need not see it.
+  const CommandInfo* info = name.complete ? settings.commands->find(name.view()) : nullptr;
+  const Special special = info != nullptr ? info->special : Special::kNone;
+  if (special == Special::kQuit || (info == nullptr && name.is("quit"))) {
     // Redis closes after answering QUIT: what the client pipelined after it never runs.
     session.quit = true;
     return;
   }
-  // Unknown to the primary's table: the primary refuses it, the canary need not see it.
-  const CommandInfo* info = name.complete ? settings.commands->find(name.view()) : nullptr;
-  const Special special = info != nullptr ? info->special : Special::kNone;
   if (session.inMulti && special != Special::kExec && special != Special::kDiscard && special != Special::kMulti) {
     ++session.transactionCount;
     if (pending != nullptr) {
@@ -546,12 +546,12 @@ void WorkerMirror::onCommand(SessionMirror& session, const resp::CommandFrame& f
     return;
   }
   FrameArgs args(frame, window, scratch_);
-  const bool streamRead = info->name == "xread" || info->name == "xreadgroup";
+  const bool streamRead = special == Special::kXread || special == Special::kXreadgroup;
   if (info->isBlocking() && !session.inMulti && (!streamRead || streamBlockIndex(args) != 0)) {
     // Mirrored as its non-blocking effect once the primary answers (and not at
     // all if it timed out): the pops, and XREADGROUP ... BLOCK without BLOCK.
     // Other blocking commands (XREAD ... BLOCK, WAIT) are not mirrored.
-    if (pending == nullptr || (!isBlockingPop(info->name) && info->name != "xreadgroup")) return;
+    if (pending == nullptr || (!isBlockingPop(info->name) && special != Special::kXreadgroup)) return;
     Effect effect;
     effect.kind = Effect::Kind::kBlockingPop;
     for (uint32_t i = 0; i < frame.argc; ++i) {
@@ -692,7 +692,7 @@ void WorkerMirror::onCommand(SessionMirror& session, const resp::CommandFrame& f
       continue;
     }
     if (special == Special::kEval || special == Special::kEvalsha || special == Special::kScript) {
-      prepareScripts(canary, session, frame, args, protocol);
+      prepareScripts(canary, session, frame, special, args, protocol);
     }
     uint32_t comparison = 0;
     if (comparable && all) {
@@ -838,9 +838,8 @@ uint64_t WorkerMirror::comparisonBudget(const CanarySettings& canary) const {
 
 uint32_t WorkerMirror::scriptRetry(const CanarySettings& canary, const SessionMirror& session,
                                    const resp::CommandFrame& frame, ArgReader& args, int protocol) {
-  const resp::Capture& name = frame.captured[0];
-  const bool readOnly = name.is("evalsha_ro");
-  if (!name.is("evalsha") && !readOnly) return 0;
+  // Called for EVALSHA and EVALSHA_RO only (Special::kEvalsha).
+  const bool readOnly = frame.captured[0].is("evalsha_ro");
   std::string_view arg;
   if (!args.arg(1, arg)) return 0;
   std::string sha = resp::lowercase(arg);
@@ -884,11 +883,11 @@ bool WorkerMirror::onScriptReply(uint32_t retry, bool noscript, uint32_t compari
 void WorkerMirror::dropRetry(uint32_t retry) { retries_.erase(retry); }
 
 void WorkerMirror::prepareScripts(const CanarySettings& canary, const SessionMirror& session,
-                                  const resp::CommandFrame& frame, ArgReader& args, int protocol) {
-  const resp::Capture& name = frame.captured[0];
-  const bool eval = name.is("eval") || name.is("eval_ro");
-  const bool load = name.is("script") && frame.captured[1].is("load");
-  const bool evalsha = name.is("evalsha") || name.is("evalsha_ro");
+                                  const resp::CommandFrame& frame, Special special, ArgReader& args,
+                                  int protocol) {
+  const bool eval = special == Special::kEval;
+  const bool load = special == Special::kScript && frame.captured[1].is("load");
+  const bool evalsha = special == Special::kEvalsha;
   if (!eval && !load && !evalsha) return;
   std::string_view arg;
   if (!args.arg(load ? 2 : 1, arg)) return;

@@ -20,6 +20,8 @@ struct CanaryStatus {
   std::map<std::string, uint64_t> dropped;  // reason -> count
   uint32_t linksUp = 0;
   uint32_t linksTotal = 0;
+  uint64_t linkWrites = 0;  // gather writes to the canary (system calls the mirror adds)
+  uint64_t linkReads = 0;   // reads of its replies
 };
 
 class MirrorControl {

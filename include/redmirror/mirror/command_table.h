@@ -58,6 +58,7 @@ enum class Special : uint8_t {
   kFcall,    // FCALL, FCALL_RO
   kClaim,    // XCLAIM, XAUTOCLAIM
   kWatch, kUnwatch, kReset,
+  kXread, kXreadgroup, kQuit,
 };
 
 struct CommandInfo {

@@ -40,7 +40,9 @@ namespace redmirror::mirror {
   X(transactions_discarded, "transactions not mirrored: aborted or discarded on the primary") \
   X(warm_repairs, "keys copied from the primary to the canary after a cold miss (--warm-canary)") \
   X(warm_rate_limited, "cold misses not repaired: over the repair rate")                \
-  X(scripts_killed, "scripts not mirrored: SCRIPT KILL or FUNCTION KILL stopped them on the primary")
+  X(scripts_killed, "scripts not mirrored: SCRIPT KILL or FUNCTION KILL stopped them on the primary") \
+  X(link_writes, "gather writes to the canary's links (one per link per flush)")         \
+  X(link_reads, "reads of canary replies from the links")
 
 struct CanaryCounters {
 #define REDMIRROR_DECLARE_CANARY_COUNTER(name, help) std::atomic<uint64_t> name{0};

@@ -227,8 +227,10 @@ class WorkerMirror {
   void sendOwned(const CanarySettings& canary, const SessionMirror& session, const std::string& bytes,
                  uint32_t db, int protocol, uint32_t replies);
   uint64_t random();
+  // EVAL / EVALSHA / SCRIPT LOAD (by `special`): learns script bodies, and loads a
+  // known body on a canary that has not seen it before an EVALSHA.
   void prepareScripts(const CanarySettings& canary, const SessionMirror& session,
-                      const resp::CommandFrame& frame, ArgReader& args, int protocol);
+                      const resp::CommandFrame& frame, Special special, ArgReader& args, int protocol);
 
   uv_loop_t* loop_;
   net::ChunkPool& pool_;

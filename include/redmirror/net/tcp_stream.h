@@ -77,6 +77,8 @@ class TcpStream {
   void flush();
 
   size_t queuedBytes() const { return pendingBytes_ + inflightBytes_; }
+  // Bytes queued since the last flush took them (not yet handed to the kernel or libuv).
+  size_t unsentBytes() const { return pendingBytes_; }
   bool isFull() const { return queuedBytes() > limits_.highWater; }
 
   // Half-close (shutdown(SHUT_WR)) once every queued byte is written.
