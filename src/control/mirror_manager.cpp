@@ -57,6 +57,7 @@ std::map<std::string, uint64_t> skippedTotals(const mirror::CanaryCounterSet& se
       {"dropped", sum(set, &C::dropped_queue_full) + sum(set, &C::dropped_oversize)},
       {"disconnected", sum(set, &C::dropped_disconnected) + sum(set, &C::dropped_session_closed)},
       {"script_killed", sum(set, &C::scripts_killed)},
+      {"primary_refused", sum(set, &C::libraries_refused)},
   };
 }
 
@@ -105,7 +106,8 @@ mirror::CanarySettings MirrorManager::makeCanary(const CanaryConfig& canary) {
   settings.queueBudgetBytes = canary.queueBudgetBytes;
   settings.replyTimeoutMs = canary.replyTimeoutMs;
   settings.linksPerWorker = canary.linksPerWorker;
-  settings.counters = std::make_shared<mirror::CanaryCounterSet>(workers_.size(), config_.writtenKeysFilterBytes);
+  settings.counters = std::make_shared<mirror::CanaryCounterSet>(workers_.size(), config_.writtenKeysFilterBytes,
+                                                                 settings.linksPerWorker);
   windows_[settings.id] = Window{nowMs(), 0, {}};
   return settings;
 }

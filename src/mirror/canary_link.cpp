@@ -26,12 +26,64 @@ constexpr net::WriteLimits kLinkLimits{SIZE_MAX / 2, SIZE_MAX / 4};
 
 CanaryLink::CanaryLink(WorkerMirror& owner, uint64_t canaryId, uint32_t index)
     : owner_(owner), canaryId_(canaryId), index_(index) {
+  if (const CanarySettings* canary = settings()) {
+    slot_ = static_cast<uint32_t>(owner_.workerIndex()) * std::max<uint32_t>(1, canary->linksPerWorker) + index_;
+  }
   connect();
 }
 
-CanaryLink::~CanaryLink() { owner_.batcher().forget(*this); }
+CanaryLink::~CanaryLink() {
+  clearMarks();
+  owner_.batcher().forget(*this);
+}
 
 const CanarySettings* CanaryLink::settings() const { return owner_.canary(canaryId_); }
+
+LinkOrder* CanaryLink::order() const {
+  const CanarySettings* canary = settings();
+  return canary != nullptr && canary->counters ? &canary->counters->order : nullptr;
+}
+
+void CanaryLink::markQueued() {
+  marks_.push_back(Mark{kUnsealed, queuedBytes_, unmarkedReplies_});
+  unmarkedReplies_ = 0;
+}
+
+void CanaryLink::sealMarks(uint64_t sealUs) {
+  const uint64_t key = LinkOrder::key(sealUs, slot_);
+  for (auto mark = marks_.rbegin(); mark != marks_.rend() && mark->key == kUnsealed; ++mark) mark->key = key;
+}
+
+void CanaryLink::seal(uint64_t sealUs, bool reserve) {
+  sealMarks(sealUs);
+  if (marks_.empty() && reserve) {
+    // Effects of this turn are queued after the clients get their replies:
+    // hold the others back until this link has queued and written them.
+    publishOrder(LinkOrder::key(sealUs, slot_));
+    reserved_ = true;
+  } else {
+    publishOrder(marks_.empty() ? LinkOrder::kEmpty : marks_.front().key);
+  }
+}
+
+void CanaryLink::publishOrder(uint64_t key) {
+  reserved_ = false;
+  if (key == published_) return;
+  published_ = key;
+  if (LinkOrder* order = this->order()) order->publish(slot_, key);
+}
+
+void CanaryLink::releaseReservation() {
+  if (reserved_) publishOrder(marks_.empty() ? LinkOrder::kEmpty : marks_.front().key);
+}
+
+void CanaryLink::clearMarks() {
+  // A link that goes away, or loses what it queued, must not hold the others back.
+  marks_.clear();
+  publishOrder(LinkOrder::kEmpty);
+  unmarkedReplies_ = 0;
+  queuedBytes_ = writtenBytes_ = 0;
+}
 
 void CanaryLink::connect() {
   const CanarySettings* canary = settings();
@@ -44,6 +96,7 @@ void CanaryLink::connect() {
   readOffset_ = lastReplyEnd_ = 0;
   pending_.clear();
   unstamped_ = 0;
+  clearMarks();
   charges_.clear();
   charged_ = 0;
   lastChunk_ = nullptr;
@@ -79,6 +132,7 @@ void CanaryLink::onConnected(net::TcpStream& stream, int status) {
     auth.push_back(canary->password);
     writeInternal(resp::encodeCommand(auth));
     expect(Pending{Expect::kAuth, 0});
+    markQueued();
   }
   // The back-off is reset by the first good reply, not by the connect: a stopped
   // canary still accepts connections into its backlog.
@@ -96,6 +150,7 @@ void CanaryLink::fail(const char* why, bool timedOut) {
   std::deque<Pending> lost;
   lost.swap(pending_);
   unstamped_ = 0;
+  clearMarks();
   for (const Pending& pending : lost) {
     if (pending.retry != 0) owner_.dropRetry(pending.retry);
     if (pending.expect == Expect::kAuth || pending.expect == Expect::kInternal) continue;
@@ -180,6 +235,7 @@ void CanaryLink::onReply(const resp::ReplyFrame& frame) {
 void CanaryLink::expect(Pending pending) {
   pending_.push_back(pending);
   ++unstamped_;
+  ++unmarkedReplies_;
 }
 
 void CanaryLink::scheduleFlush(net::TcpStream& stream) {
@@ -189,22 +245,44 @@ void CanaryLink::scheduleFlush(net::TcpStream& stream) {
   owner_.batcher().schedule(*this);
 }
 
-void CanaryLink::flushBatch(uint64_t nowUs) {
+bool CanaryLink::flushBatch(uint64_t nowUs) {
   batchScheduled_ = false;
-  if (!stream_) return;
-  // The commands of this batch leave now: their latency and timeout start here.
-  for (size_t i = pending_.size() - unstamped_; i < pending_.size(); ++i) pending_[i].sentAtUs = nowUs;
-  unstamped_ = 0;
-  if (stream_->unsentBytes() > 0) {
-    if (CanaryCounters* counters = owner_.counters(canaryId_)) bump(counters->link_writes);
+  if (!stream_) return true;
+  // Only what was queued before every other link's oldest unwritten command.
+  // Effects queued at the end of this turn belong to the turn's seal.
+  sealMarks(owner_.sealUs());
+  const LinkOrder* order = this->order();
+  const uint64_t limit = order != nullptr ? order->othersOldest(slot_) : LinkOrder::kEmpty;
+  size_t count = 0;
+  size_t replies = 0;
+  uint64_t endBytes = writtenBytes_;
+  while (count < marks_.size() && marks_[count].key < limit) {
+    replies += marks_[count].replies;
+    endBytes = marks_[count].endBytes;
+    ++count;
   }
-  stream_->flush();
+  // The commands of this batch leave now: their latency and timeout start here.
+  replies = std::min(replies, unstamped_);
+  const size_t firstUnstamped = pending_.size() - unstamped_;
+  for (size_t i = firstUnstamped; i < firstUnstamped + replies; ++i) pending_[i].sentAtUs = nowUs;
+  unstamped_ -= replies;
+  marks_.erase(marks_.begin(), marks_.begin() + static_cast<std::ptrdiff_t>(count));
+  publishOrder(marks_.empty() ? LinkOrder::kEmpty : marks_.front().key);
+  if (endBytes > writtenBytes_) {
+    if (CanaryCounters* counters = owner_.counters(canaryId_)) bump(counters->link_writes);
+    stream_->flushPrefix(endBytes - writtenBytes_);
+    writtenBytes_ = endBytes;
+  }
+  if (marks_.empty()) return true;
+  batchScheduled_ = true;  // the rest waits for the other links
+  return false;
 }
 
 size_t CanaryLink::unflushedBytes() const { return stream_ ? stream_->queuedBytes() : 0; }
 
 void CanaryLink::writeInternal(std::string_view bytes) {
   stream_->writeCopy(bytes);
+  queuedBytes_ += bytes.size();
   charge(bytes.size(), bytes.size());
 }
 
@@ -234,7 +312,8 @@ bool CanaryLink::overBudget(uint64_t extra) const {
 
 template <typename ForEach>
 SendResult CanaryLink::enqueue(uint64_t bytes, ForEach&& forEach, uint32_t db, int protocol,
-                               Expect kind, uint32_t comparison, uint32_t replies, uint32_t retry) {
+                               Expect kind, uint32_t comparison, uint32_t replies, uint32_t retry,
+                               std::string_view owned) {
   if (state_ != State::kUp) return SendResult::kDisconnected;
   // Budget: the bytes, plus every chunk the command pins that the previous one
   // did not (a small command can keep a whole 16 KiB read chunk alive).
@@ -260,10 +339,14 @@ SendResult CanaryLink::enqueue(uint64_t bytes, ForEach&& forEach, uint32_t db, i
     stream_->write(chunk, offset, length);
     lastChunk_ = chunk;
   });
+  queuedBytes_ += bytes;
   charge(bytes, pinned);
+  // Bytes the proxy built are copied into the stream's own chunk: nothing else is pinned.
+  if (!owned.empty()) writeInternal(owned);
   for (uint32_t i = 0; i < replies; ++i) {
     expect(Pending{i == 0 ? kind : Expect::kMirrored, i == 0 ? comparison : 0, i == 0 ? retry : 0});
   }
+  markQueued();
   return SendResult::kSent;
 }
 
@@ -290,12 +373,9 @@ SendResult CanaryLink::sendOwned(std::string_view bytes, uint32_t db, int protoc
                                  uint32_t comparison) {
   if (state_ != State::kUp) return SendResult::kDisconnected;
   if (overBudget(bytes.size())) return SendResult::kQueueFull;
-  // Owned bytes are copied into the stream's own chunk: nothing else is pinned.
-  SendResult result = enqueue(
+  return enqueue(
       0, [](auto&&) {}, db, protocol, comparison != 0 ? Expect::kCompared : Expect::kMirrored, comparison,
-      replies, 0);
-  if (result == SendResult::kSent) writeInternal(bytes);
-  return result;
+      replies, 0, bytes);
 }
 
 void CanaryLink::sweep(uint64_t nowMs) {
@@ -335,6 +415,7 @@ void CanaryLink::shutdown() {
   }
   pending_.clear();
   unstamped_ = 0;
+  clearMarks();
   state_ = State::kShutdown;
   if (stream_) {
     stream_->close();

@@ -54,7 +54,8 @@ void LinkBatcher::flushDue(uint64_t nowUs, uint64_t slackUs) {
     const Entry entry = flushing_[i];
     if (entry.link == nullptr) continue;
     if (nowUs + slackUs >= entry.dueUs || entry.link->unflushedBytes() >= bytes_) {
-      entry.link->flushBatch(nowUs);
+      // Held back for other links' older commands: due again at once.
+      if (!entry.link->flushBatch(nowUs)) queue_.push_back(Entry{entry.link, nowUs});
     } else {
       queue_.push_back(entry);
     }

@@ -598,7 +598,10 @@ void WorkerMirror::onCommand(SessionMirror& session, const resp::CommandFrame& f
   const bool isXadd = xaddId != 0 && !session.inMulti && pending != nullptr;
   const bool isSpop = special == Special::kSpop && !session.inMulti && pending != nullptr;
   const bool isClaim = special == Special::kClaim && !session.inMulti && pending != nullptr;
-  const bool isScript = (special == Special::kEval || special == Special::kEvalsha || special == Special::kFcall) &&
+  const bool libraryLoad = special == Special::kFunction &&
+                           (frame.captured[1].is("load") || frame.captured[1].is("restore"));
+  const bool isScript = (special == Special::kEval || special == Special::kEvalsha || special == Special::kFcall ||
+                         libraryLoad) &&
                         !session.inMulti && pending != nullptr;
   const bool comparable = !session.inMulti && pending != nullptr && info->policy != Policy::kNever;
   const bool write = info->isWrite() || broadcast;
@@ -638,6 +641,7 @@ void WorkerMirror::onCommand(SessionMirror& session, const resp::CommandFrame& f
       session.effects.emplace_back();
       effect = &session.effects.back();
       effect->kind = Effect::Kind::kScript;
+      effect->dropIfRefused = libraryLoad;
       effect->db = session.db;
       effect->protocol = protocol;
       pending->effect = true;
@@ -970,6 +974,14 @@ void WorkerMirror::onReply(SessionMirror& session, const proxy::PendingCommand& 
   }
 }
 
+void WorkerMirror::sealTurn() {
+  sealUs_ = uv_hrtime() / 1000;
+  reserved_ = !readySessions_.empty();
+  for (auto& [id, runtime] : runtimes_) {
+    for (auto& link : runtime.links) link->seal(sealUs_, reserved_);
+  }
+}
+
 void WorkerMirror::onTurnEnd() {
   if (!readySessions_.empty()) {
     // Running an effect never makes another one ready: the list is stable here.
@@ -981,6 +993,12 @@ void WorkerMirror::onTurnEnd() {
     readySessions_.clear();
   }
   batcher_.onTurnEnd();
+  if (reserved_) {
+    reserved_ = false;
+    for (auto& [id, runtime] : runtimes_) {
+      for (auto& link : runtime.links) link->releaseReservation();
+    }
+  }
 }
 
 void WorkerMirror::runReadyEffects(SessionMirror& session, bool stopAtBlockingPop) {
@@ -988,11 +1006,13 @@ void WorkerMirror::runReadyEffects(SessionMirror& session, bool stopAtBlockingPo
     if (stopAtBlockingPop && session.effects.front().kind == Effect::Kind::kBlockingPop) return;
     Effect effect = std::move(session.effects.front());
     session.effects.pop_front();
-    if (effect.kind == Effect::Kind::kScript && !effect.after.empty() && effect.reply.killed) {
-      // Not mirrored: the canary would run it until killed, answering BUSY meanwhile.
+    const bool refused = effect.dropIfRefused && effect.reply.error;
+    if (effect.kind == Effect::Kind::kScript && !effect.after.empty() && (effect.reply.killed || refused)) {
+      // Not mirrored: a killed script would run on the canary until killed,
+      // answering BUSY meanwhile; a refused library load changed nothing.
       const HeldCommand& script = effect.after.front();
       for (uint64_t id : script.canaries) {
-        if (CanaryCounters* c = counters(id)) bump(c->scripts_killed);
+        if (CanaryCounters* c = counters(id)) bump(refused ? c->libraries_refused : c->scripts_killed);
       }
       loseHeld(script);
       effect.after.erase(effect.after.begin());

@@ -158,6 +158,34 @@ void TcpStream::flush() {
   request.release();  // owned by libuv until onWrite
 }
 
+void TcpStream::flushPrefix(size_t maxBytes) {
+  if (maxBytes >= pendingBytes_) {
+    flush();
+    return;
+  }
+  if (maxBytes == 0 || state_ != State::kOpen || connecting_) return;
+  // Hold the tail back, write the prefix, queue the tail again behind it.
+  size_t keep = maxBytes;
+  size_t i = 0;
+  while (keep >= pending_[i].size()) keep -= pending_[i++].size();
+  std::vector<Slice> tail;
+  tail.reserve(pending_.size() - i + 1);
+  if (keep > 0) {
+    const Slice& straddling = pending_[i];
+    tail.emplace_back(straddling.chunk(), straddling.offset() + static_cast<uint32_t>(keep),
+                      straddling.size() - static_cast<uint32_t>(keep));
+    pending_[i++].truncate(static_cast<uint32_t>(keep));
+  }
+  for (size_t j = i; j < pending_.size(); ++j) tail.push_back(std::move(pending_[j]));
+  pending_.erase(pending_.begin() + static_cast<std::ptrdiff_t>(i), pending_.end());
+  const size_t tailBytes = pendingBytes_ - maxBytes;
+  pendingBytes_ = maxBytes;
+  flush();
+  if (state_ != State::kOpen || writeFailed_) return;  // failed: the tail is dropped with it
+  for (Slice& slice : tail) pending_.push_back(std::move(slice));
+  pendingBytes_ += tailBytes;
+}
+
 void TcpStream::consumeWritten(size_t bytes) {
   pendingBytes_ -= bytes;
   events_.onWritten(*this, bytes);

@@ -117,6 +117,8 @@ void Worker::retire(Session* session) {
 
 void Worker::onCheck(uv_check_t* handle) {
   auto* self = static_cast<Worker*>(handle->data);
+  // Before this turn's writes make its commands visible to clients.
+  self->mirror_.sealTurn();
   // One gather write per stream per loop turn, after every read of the turn.
   while (!self->flushQueue_.empty()) {
     self->flushing_.swap(self->flushQueue_);

@@ -52,7 +52,7 @@ struct ProxyConfig {
   std::string primaryUsername;
   SecretSource primaryPassword;
   size_t maxMirroredCommandBytes = 8 * 1024 * 1024;
-  uint32_t linkBatchDelayUs = 0;   // canary links: longest wait of a batch
+  uint32_t linkBatchDelayUs = 2000;  // canary links: longest wait of a batch
   size_t linkBatchBytes = 16 * 1024;  // canary links: a batch this big goes at once
 
   // Diff and reports.

@@ -56,8 +56,16 @@ class CanaryLink final : private net::TcpStream::Events,
   void shutdown();
   bool fullyClosed() const { return stream_ == nullptr && closing_.empty(); }
 
+  // Start of the worker's turn end, before the primary path's writes make this
+  // turn's commands visible to clients: the commands queued so far take the
+  // turn's seal time, and the link publishes its oldest unwritten one (LinkOrder).
+  // `reserve`: effects will be queued later in this turn end (after clients got
+  // their replies): hold the other links back until releaseReservation().
+  void seal(uint64_t sealUs, bool reserve);
+  void releaseReservation();
+
   // BatchedLink: the worker's LinkBatcher decides when the queued bytes go out.
-  void flushBatch(uint64_t nowUs) override;
+  bool flushBatch(uint64_t nowUs) override;
   size_t unflushedBytes() const override;
 
  private:
@@ -73,6 +81,13 @@ class CanaryLink final : private net::TcpStream::Events,
     uint64_t bytes;   // bytes of the stream this entry covers
     uint64_t charge;  // what it counts against the budget (chunks it pins)
   };
+  // A queued command not yet written (with the SELECT / HELLO / AUTH before it).
+  struct Mark {
+    uint64_t key;       // LinkOrder::key of the turn that sealed it; kUnsealed before
+    uint64_t endBytes;  // queuedBytes_ once it was queued
+    uint32_t replies;   // replies it expects
+  };
+  static constexpr uint64_t kUnsealed = 0;
 
   void onData(net::TcpStream& stream, net::Chunk* chunk, uint32_t offset, uint32_t length) override;
   void onEnd(net::TcpStream& stream, int status) override;
@@ -87,7 +102,13 @@ class CanaryLink final : private net::TcpStream::Events,
 
   template <typename ForEach>
   SendResult enqueue(uint64_t bytes, ForEach&& forEach, uint32_t db, int protocol, Expect kind,
-                     uint32_t comparison, uint32_t replies, uint32_t retry);
+                     uint32_t comparison, uint32_t replies, uint32_t retry, std::string_view owned = {});
+  // Closes the command queued since the last mark (for LinkOrder).
+  void markQueued();
+  void sealMarks(uint64_t sealUs);
+  void publishOrder(uint64_t key);
+  void clearMarks();
+  LinkOrder* order() const;
   bool overBudget(uint64_t extra) const;
   void connect();
   void fail(const char* why, bool countTimeout);
@@ -116,6 +137,13 @@ class CanaryLink final : private net::TcpStream::Events,
   uint32_t db_ = 0;
   int protocol_ = 2;
   size_t unstamped_ = 0;           // pending_ entries at the back not yet written
+  std::deque<Mark> marks_;         // unwritten commands, oldest first
+  uint32_t unmarkedReplies_ = 0;   // replies expected since the last mark
+  uint64_t queuedBytes_ = 0;       // stream bytes queued since connecting
+  uint64_t writtenBytes_ = 0;      // of which handed to the stream's flush
+  uint32_t slot_ = 0;              // this link's slot in the canary's LinkOrder
+  uint64_t published_ = LinkOrder::kEmpty;  // what the slot holds
+  bool reserved_ = false;
   bool batchScheduled_ = false;
   uint64_t retryAtMs_ = 0;
   uint64_t backoffMs_ = 0;

@@ -1,18 +1,15 @@
 #pragma once
 // When the worker's canary links (and its delayed effects) are written.
 //
-// By default (delay 0) every link with queued bytes is written once at the end
-// of each loop turn: a mirrored write then reaches the canary before the
-// primary's reply reaches the client, so a client that reacts to that reply on
-// another connection (another worker's link) cannot overtake it on the canary.
-//
-// With a delay, a link's bytes wait until `delayUs` after its first unwritten
-// command, or until it has `bytes` queued at the end of a turn: under a light
-// mirror share many commands then share one write and one read (a loopback
-// write costs about 4 us here), but links of different workers may reorder
-// causally related commands of different connections by up to the delay. The
-// canary's latency is measured from the real write, so the wait never shows as
-// canary slowness.
+// With delay 0 every link with queued bytes is written once at the end of each
+// loop turn. With a delay (the default), a link's bytes wait until `delayUs`
+// after its first unwritten command, or until it has `bytes` queued at the end
+// of a turn: under a light mirror share many commands then share one write and
+// one read (a loopback write costs about 4 us here). The canary's latency is
+// measured from the real write, so the wait never shows as canary slowness.
+// Whatever the delay, a link writes a command only once every other link (of
+// any worker) has written what was made visible before it (LinkOrder): a link
+// held back that way is retried at the next turn's end, or by the timer.
 #include <uv.h>
 
 #include <cstddef>
@@ -24,8 +21,9 @@ namespace redmirror::mirror {
 class BatchedLink {
  public:
   virtual ~BatchedLink() = default;
-  // Write everything queued now; `nowUs` stamps the commands it carries.
-  virtual void flushBatch(uint64_t nowUs) = 0;
+  // Write what is queued now; `nowUs` stamps the commands it carries. False when
+  // some commands must wait for other links (LinkOrder): the link stays queued.
+  virtual bool flushBatch(uint64_t nowUs) = 0;
   virtual size_t unflushedBytes() const = 0;
 };
 

@@ -12,6 +12,7 @@
 
 #include "redmirror/diff/report.h"
 #include "redmirror/mirror/command_table.h"
+#include "redmirror/mirror/link_order.h"
 #include "redmirror/mirror/sampler.h"
 #include "redmirror/net/uv_util.h"
 
@@ -41,6 +42,7 @@ namespace redmirror::mirror {
   X(warm_repairs, "keys copied from the primary to the canary after a cold miss (--warm-canary)") \
   X(warm_rate_limited, "cold misses not repaired: over the repair rate")                \
   X(scripts_killed, "scripts not mirrored: SCRIPT KILL or FUNCTION KILL stopped them on the primary") \
+  X(libraries_refused, "FUNCTION LOAD/RESTORE not mirrored: the primary refused them")  \
   X(link_writes, "gather writes to the canary's links (one per link per flush)")         \
   X(link_reads, "reads of canary replies from the links")
 
@@ -54,11 +56,15 @@ struct CanaryCounters {
 
 // One block per worker: each worker writes only its own.
 struct CanaryCounterSet {
-  CanaryCounterSet(size_t workers, size_t writtenKeysBytes)
-      : perWorker(workers), reports(workers), written(writtenKeysBytes) {}
+  CanaryCounterSet(size_t workers, size_t writtenKeysBytes, uint32_t linksPerWorker = 1)
+      : perWorker(workers),
+        reports(workers),
+        written(writtenKeysBytes),
+        order(static_cast<uint32_t>(workers) * linksPerWorker) {}
   std::vector<CanaryCounters> perWorker;
   std::vector<diff::CanaryReport> reports;  // the current comparison window, per worker
   diff::WrittenKeys written;                // keys mirrored in this window, all workers
+  LinkOrder order;                          // the links' unwritten commands, all workers
 };
 
 struct CanarySettings {
@@ -87,7 +93,7 @@ struct MirrorSettings {
   int64_t ttlToleranceMs = 2000;
   // Canary links: a batch is written this long after its first command, or
   // sooner once this many bytes are queued (0 us: every loop turn).
-  uint32_t linkBatchDelayUs = 0;
+  uint32_t linkBatchDelayUs = 2000;
   size_t linkBatchBytes = 16 * 1024;
   std::shared_ptr<const diff::Redaction> redaction;
   // Read repair (--warm-canary) through a connection of each worker to the primary.

@@ -65,6 +65,9 @@ struct Effect {
   // kScript: EVAL/EVALSHA/FCALL wait for the primary's answer, and are not
   // mirrored when SCRIPT KILL / FUNCTION KILL stopped them there (a killed
   // script wrote nothing; on the canary it would run on, making it BUSY).
+  // FUNCTION LOAD / RESTORE wait the same way and are not mirrored when the
+  // primary refused them (OOM under its own maxmemory): a library the primary
+  // does not have would make the canary's later FCALLs and loads differ.
   // kClaim: XCLAIM / XAUTOCLAIM claim by idle time, which differs between
   // servers: mirrored as XCLAIM of exactly the IDs the primary claimed, with
   // min-idle-time 0 (as Redis replicates them).
@@ -79,6 +82,7 @@ struct Effect {
   int protocol = 2;
   std::vector<HeldCommand> after;  // commands of the session that came after this one
   bool ready = false;              // its reply arrived: runs at the end of the turn
+  bool dropIfRefused = false;      // kScript: not mirrored when the primary answered an error
   EffectReply reply;
 };
 
@@ -139,6 +143,11 @@ class WorkerMirror {
   void restoreOnCanary(uint64_t canaryId, uint32_t db, const std::string& restore);
 
   void sweep(uint64_t nowMs);
+  // Start of a loop turn's end, before the primary path's writes: seals what the
+  // links queued in this turn (LinkOrder: the canary gets the links' commands of
+  // all workers in the order the proxy read them).
+  void sealTurn();
+  uint64_t sealUs() const { return sealUs_; }
   // End of a loop turn: effects whose reply arrived run, then links whose batch
   // is due are written.
   void onTurnEnd();
@@ -154,6 +163,7 @@ class WorkerMirror {
   uint32_t nextSerial() { return serial_++; }
   uint64_t randomNumber() { return random(); }
   size_t workers() const { return settings_ ? settings_->workers : 1; }
+  size_t workerIndex() const { return workerIndex_; }
   const MirrorSettings* settingsSnapshot() const { return settings_.get(); }
 
  private:
@@ -244,6 +254,8 @@ class WorkerMirror {
   std::vector<Comparison> comparisons_{1};  // id 0 means "none"
   std::vector<uint32_t> freeComparisons_;
   std::vector<SessionMirror*> readySessions_;  // sessions with effects to run at the turn's end
+  uint64_t sealUs_ = 0;                         // when this turn's end began
+  bool reserved_ = false;                       // links hold the others back for this turn's effects
   std::vector<uint32_t> keyPositions_;
   std::vector<uint16_t> keySlots_;
   std::vector<uint64_t> keyHashes_;

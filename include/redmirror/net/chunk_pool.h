@@ -69,6 +69,8 @@ class Slice {
     offset_ += n;
     length_ -= n;
   }
+  // Keeps only the first n bytes.
+  void truncate(uint32_t n) { length_ = n; }
 
  private:
   Chunk* chunk_ = nullptr;

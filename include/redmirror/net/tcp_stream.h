@@ -75,6 +75,9 @@ class TcpStream {
   // copied into a chunk this stream packs such bytes into.
   void writeCopy(std::string_view bytes);
   void flush();
+  // Writes at most the first `maxBytes` queued bytes; the rest stays queued for
+  // a later flush (the caller decides when: nothing is scheduled for it).
+  void flushPrefix(size_t maxBytes);
 
   size_t queuedBytes() const { return pendingBytes_ + inflightBytes_; }
   // Bytes queued since the last flush took them (not yet handed to the kernel or libuv).

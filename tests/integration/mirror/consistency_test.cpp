@@ -535,6 +535,77 @@ TEST_F(MirrorConsistency, ScriptKilledOnThePrimaryNeverReachesTheCanary) {
   EXPECT_EQ(report["skipped"].value("script_killed", 0), 1) << report.dump();
 }
 
+// One client writes, another (on another connection, so most often on another
+// worker and its own canary link) reads what was written as soon as the first
+// got its reply: on the canary the read must come after the write too, however
+// long the links batch. Workers order their links' writes by when commands
+// became visible (LinkOrder); without that the reads overtake the writes.
+TEST_F(MirrorConsistency, HandoffsBetweenConnectionsOfDifferentWorkersStayInOrder) {
+  Rig::Options options;
+  options.workers = 2;
+  Rig s(options);
+  ASSERT_TRUE(s.waitLinksUp("c1"));
+  constexpr int kPairs = 16;
+  constexpr int kRounds = 40;
+  std::vector<Ctx> writers;
+  std::vector<Ctx> readers;
+  for (int i = 0; i < kPairs; ++i) {
+    writers.push_back(connectOrDie(s.proxyPort()));
+    readers.push_back(connectOrDie(s.proxyPort()));
+  }
+  for (int round = 0; round < kRounds; ++round) {
+    for (int i = 0; i < kPairs; ++i) {
+      const std::string key = "handoff:" + std::to_string(i);
+      const std::string value = std::to_string(round);
+      ASSERT_EQ(str(run(writers[i].get(), {"SET", key, value}).get()), "OK");
+      ASSERT_EQ(str(run(readers[i].get(), {"GET", key}).get()), value);
+      ASSERT_EQ(run(readers[i].get(), {"APPEND", key, "r"})->integer, static_cast<long long>(value.size() + 1));
+    }
+  }
+  waitMirrorQuiet(*s.admin, "c1");
+  const nlohmann::json report = nlohmann::json::parse(s.admin->text({"REPORT", "c1"}), nullptr, false);
+  ASSERT_FALSE(report.is_discarded());
+  EXPECT_EQ(report.value("compared", 0), 3 * kPairs * kRounds) << report.dump();
+  EXPECT_EQ(report.value("diverged", 1), 0) << report.dump();
+  for (int db = 0; db < 1; ++db) {
+    EXPECT_EQ(compareDb(s.primary->port(), s.canaries[0]->port(), db), "") << "database " << db;
+  }
+}
+
+// FUNCTION LOAD reaches every canary, but only once the primary accepted it: a
+// load the primary refused (OOM under its own maxmemory) would leave the canary
+// with a library the primary lacks, and every later load or call would differ.
+TEST_F(MirrorConsistency, FunctionLoadRefusedByThePrimaryNeverReachesTheCanary) {
+  Rig s;
+  ASSERT_TRUE(s.waitLinksUp("c1"));
+  Ctx client = connectOrDie(s.proxyPort());
+  Ctx direct = connectOrDie(s.primary->port());
+  const std::string refused = "#!lua name=refusedlib\nredis.register_function('refused', function() return 1 end)";
+  const std::string accepted = "#!lua name=acceptedlib\nredis.register_function('accepted', function() return 2 end)";
+  run(direct.get(), {"CONFIG", "SET", "maxmemory", "1"});
+  Reply oom = run(client.get(), {"FUNCTION", "LOAD", refused}, true);
+  run(direct.get(), {"CONFIG", "SET", "maxmemory", "0"});
+  ASSERT_EQ(oom->type, REDIS_REPLY_ERROR);
+  EXPECT_EQ(std::string(oom->str).rfind("OOM", 0), 0u) << oom->str;
+  EXPECT_EQ(str(run(client.get(), {"FUNCTION", "LOAD", accepted}).get()), "acceptedlib");
+  EXPECT_EQ(run(client.get(), {"FCALL", "accepted", "0"})->integer, 2);
+  Ctx canary = connectOrDie(s.canaries[0]->port());
+  EXPECT_EQ(eventually(
+                [&] {
+                  Reply r(static_cast<redisReply*>(redisCommand(canary.get(), "FUNCTION LIST LIBRARYNAME acceptedlib")));
+                  return r && r->type == REDIS_REPLY_ARRAY && r->elements == 1 ? "" : "absent";
+                },
+                Millis(5000)),
+            "");
+  waitMirrorQuiet(*s.admin, "c1");
+  Reply libraries = run(canary.get(), {"FUNCTION", "LIST", "LIBRARYNAME", "refusedlib"});
+  EXPECT_EQ(libraries->elements, 0u) << "a library the primary refused was loaded on the canary";
+  const nlohmann::json report = nlohmann::json::parse(s.admin->text({"REPORT", "c1"}), nullptr, false);
+  ASSERT_FALSE(report.is_discarded());
+  EXPECT_EQ(report["skipped"].value("primary_refused", 0), 1) << report.dump();
+  EXPECT_EQ(report.value("diverged", 1), 0) << report.dump();
+}
+
 // Effects known only from a reply (SPOP, blocking pops, EXEC) must keep their place in
 // the session's order when the client pipelines: commands sent after them must reach
 // the canary after them.

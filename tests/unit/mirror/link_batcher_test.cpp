@@ -1,5 +1,6 @@
 // LinkBatcher on a real libuv loop: when do a link's queued bytes go out?
 #include "redmirror/mirror/link_batcher.h"
+#include "redmirror/mirror/link_order.h"
 
 #include <gtest/gtest.h>
 #include <uv.h>
@@ -17,10 +18,17 @@ class FakeLink final : public BatchedLink {
     if (queued_ == 0) batcher_.schedule(*this);
     queued_ += bytes;
   }
-  void flushBatch(uint64_t nowUs) override {
+  bool flushBatch(uint64_t nowUs) override {
+    if (heldBack) {  // other links hold older commands (LinkOrder)
+      ++attempts;
+      return false;
+    }
     flushes.push_back(nowUs);
     queued_ = 0;
+    return true;
   }
+  bool heldBack = false;
+  int attempts = 0;
   size_t unflushedBytes() const override { return queued_; }
   std::vector<uint64_t> flushes;
 
@@ -95,6 +103,23 @@ TEST_F(LinkBatcherTest, DueBatchGoesAtTheEndOfABusyTurn) {
   EXPECT_EQ(link.flushes.size(), 1u);
 }
 
+TEST_F(LinkBatcherTest, LinkHeldBackByOtherLinksIsRetriedEachTurnAndByTheTimer) {
+  batcher_.configure(0, 16384);
+  FakeLink link(batcher_);
+  link.heldBack = true;
+  link.queue(10);
+  batcher_.onTurnEnd();
+  EXPECT_EQ(link.attempts, 1);
+  batcher_.onTurnEnd();  // still queued: tried again
+  EXPECT_EQ(link.attempts, 2);
+  EXPECT_TRUE(link.flushes.empty());
+  link.heldBack = false;  // the other links wrote their older commands
+  uv_run(&loop_, UV_RUN_ONCE);  // an idle loop: the timer retries it
+  ASSERT_EQ(link.flushes.size(), 1u);
+  batcher_.onTurnEnd();
+  EXPECT_EQ(link.flushes.size(), 1u) << "a written link stays queued";
+}
+
 TEST_F(LinkBatcherTest, ForgottenLinkIsNeverFlushed) {
   batcher_.configure(1000, 16384);
   {
@@ -107,6 +132,25 @@ TEST_F(LinkBatcherTest, ForgottenLinkIsNeverFlushed) {
   batcher_.onTurnEnd();
   uv_run(&loop_, UV_RUN_ONCE);
   EXPECT_EQ(kept.flushes.size(), 1u);
+}
+
+// The links of all workers write in seal order: each sees the oldest seal of the
+// others, never its own, and a slot that wrote everything stops holding them back.
+TEST(LinkOrderTest, OthersOldestSealIgnoresTheAskingSlotAndEmptySlots) {
+  LinkOrder order(3);
+  EXPECT_EQ(order.othersOldest(0), LinkOrder::kEmpty);
+  order.publish(1, LinkOrder::key(500, 1));
+  order.publish(2, LinkOrder::key(300, 2));
+  EXPECT_EQ(order.othersOldest(0), LinkOrder::key(300, 2));
+  EXPECT_EQ(order.othersOldest(2), LinkOrder::key(500, 1));
+  // Same microsecond: the lower slot goes first, so two links never wait for each other.
+  order.publish(0, LinkOrder::key(300, 0));
+  EXPECT_LT(order.othersOldest(2), LinkOrder::key(300, 2));
+  EXPECT_GT(order.othersOldest(0), LinkOrder::key(300, 0));
+  order.publish(2, LinkOrder::kEmpty);
+  EXPECT_EQ(order.othersOldest(0), LinkOrder::key(500, 1));
+  order.publish(7, LinkOrder::key(1, 7));  // out of range: ignored
+  EXPECT_EQ(order.othersOldest(0), LinkOrder::key(500, 1));
 }
 
 }  // namespace
