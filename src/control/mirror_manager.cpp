@@ -57,7 +57,7 @@ std::map<std::string, uint64_t> skippedTotals(const mirror::CanaryCounterSet& se
       {"dropped", sum(set, &C::dropped_queue_full) + sum(set, &C::dropped_oversize)},
       {"disconnected", sum(set, &C::dropped_disconnected) + sum(set, &C::dropped_session_closed)},
       {"script_killed", sum(set, &C::scripts_killed)},
-      {"primary_refused", sum(set, &C::libraries_refused)},
+      {"primary_refused", sum(set, &C::scripts_refused)},
   };
 }
 

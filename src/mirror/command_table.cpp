@@ -664,35 +664,32 @@ void CommandTable::applyPolicy(const std::map<std::string, Policy>& overrides) {
   buildIndex();
 }
 
-namespace {
-uint64_t nameHash(std::string_view name) {
-  uint64_t h = 1469598103934665603ULL;
-  for (const unsigned char c : name) h = (h ^ c) * 1099511628211ULL;
-  return h;
+uint64_t CommandTable::headOf(std::string_view name) {
+  uint64_t head = 0;
+  std::memcpy(&head, name.data(), std::min(name.size(), sizeof head));
+  return head;
 }
-}  // namespace
 
 void CommandTable::buildIndex() {
   size_t capacity = 16;
-  while (capacity < commands_.size() * 2) capacity *= 2;
+  int bits = 4;
+  while (capacity < commands_.size() * 2) {
+    capacity *= 2;
+    ++bits;
+  }
+  indexShift_ = 64 - bits;
   index_.assign(capacity, IndexSlot{});
   for (const auto& [name, info] : commands_) {
-    const uint64_t hash = nameHash(name);
-    size_t i = hash & (capacity - 1);
+    const uint64_t head = headOf(name);
+    size_t i = slotOf(head, name.size());
     while (index_[i].info != nullptr) i = (i + 1) & (capacity - 1);
-    index_[i] = IndexSlot{hash, &info};
+    index_[i] = IndexSlot{head, static_cast<uint32_t>(name.size()), &info};
   }
 }
 
 const CommandInfo* CommandTable::find(std::string_view lowercaseName) const {
   if (index_.empty()) return nullptr;
-  const uint64_t hash = nameHash(lowercaseName);
-  const size_t mask = index_.size() - 1;
-  for (size_t i = hash & mask;; i = (i + 1) & mask) {
-    const IndexSlot& slot = index_[i];
-    if (slot.info == nullptr) return nullptr;
-    if (slot.hash == hash && slot.info->name == lowercaseName) return slot.info;
-  }
+  return lookup(headOf(lowercaseName), lowercaseName);
 }
 
 bool findKeys(const CommandInfo& info, ArgReader& args, std::vector<uint32_t>& positions) {

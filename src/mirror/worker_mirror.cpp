@@ -58,6 +58,18 @@ bool killedScript(const resp::ReplyFrame& reply) {
   return reply.isError() && reply.top.text.view().starts_with("ERR Script killed by user");
 }
 
+// Redis ends errors raised while a script or function ran with
+// " script: <sha or name>, on @user_script:<line>." (a script refused before it
+// ran, for OOM or NOREPLICAS, gets the bare error). An error too long to read
+// here is taken as raised while running: the script is mirrored.
+bool scriptRan(const resp::ReplyFrame& reply, const net::StreamWindow& window) {
+  constexpr uint64_t kMaxErrorBytes = 4096;
+  if (reply.end - reply.begin > kMaxErrorBytes) return true;
+  std::string line;
+  if (!window.copy(reply.begin, reply.end, line)) return true;
+  return line.find(" script: ") != std::string::npos;
+}
+
 bool isScriptBroadcast(Special special, const resp::CommandFrame& frame) {
   const resp::Capture& sub = frame.captured[1];
   if (special == Special::kScript) return sub.is("load") || sub.is("flush");
@@ -426,7 +438,7 @@ void WorkerMirror::onCommand(SessionMirror& session, const resp::CommandFrame& f
   const MirrorSettings& settings = *settings_;
   const resp::Capture& name = frame.captured[0];
   // Unknown to the primary's table: the primary refuses it, the canary need not see it.
-  const CommandInfo* info = name.complete ? settings.commands->find(name.view()) : nullptr;
+  const CommandInfo* info = settings.commands->find(name);
   const Special special = info != nullptr ? info->special : Special::kNone;
   if (special == Special::kQuit || (info == nullptr && name.is("quit"))) {
     // Redis closes after answering QUIT: what the client pipelined after it never runs.
@@ -957,6 +969,7 @@ void WorkerMirror::onReply(SessionMirror& session, const proxy::PendingCommand& 
   EffectReply& answer = effect->reply;
   answer.error = reply.isError();
   answer.killed = killedScript(reply);
+  answer.ranScript = effect->kind != Effect::Kind::kScript || !answer.error || scriptRan(reply, window);
   answer.committed = reply.top.type == '*' && !reply.top.isNull;
   const bool needsValue =
       !answer.error && effect->kind != Effect::Kind::kScript &&
@@ -1006,13 +1019,14 @@ void WorkerMirror::runReadyEffects(SessionMirror& session, bool stopAtBlockingPo
     if (stopAtBlockingPop && session.effects.front().kind == Effect::Kind::kBlockingPop) return;
     Effect effect = std::move(session.effects.front());
     session.effects.pop_front();
-    const bool refused = effect.dropIfRefused && effect.reply.error;
+    const bool refused = effect.reply.error && !effect.reply.killed &&
+                         (effect.dropIfRefused || !effect.reply.ranScript);
     if (effect.kind == Effect::Kind::kScript && !effect.after.empty() && (effect.reply.killed || refused)) {
       // Not mirrored: a killed script would run on the canary until killed,
       // answering BUSY meanwhile; a refused library load changed nothing.
       const HeldCommand& script = effect.after.front();
       for (uint64_t id : script.canaries) {
-        if (CanaryCounters* c = counters(id)) bump(refused ? c->libraries_refused : c->scripts_killed);
+        if (CanaryCounters* c = counters(id)) bump(refused ? c->scripts_refused : c->scripts_killed);
       }
       loseHeld(script);
       effect.after.erase(effect.after.begin());

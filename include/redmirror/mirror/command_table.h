@@ -3,6 +3,7 @@
 // (COMMAND, through hiredis) with a small built-in policy table on top.
 // Command knowledge lives here, never in the framers.
 #include <cstdint>
+#include <cstring>
 #include <map>
 #include <string>
 #include <string_view>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "redmirror/diff/comparator.h"
+#include "redmirror/resp/request_framer.h"
 
 struct redisReply;
 
@@ -114,6 +116,15 @@ class CommandTable {
   void applyPolicy(const std::map<std::string, Policy>& overrides);
 
   const CommandInfo* find(std::string_view lowercaseName) const;
+  // The data path's lookup: a captured (lowercased) command name, whose buffer
+  // always holds kCaptureBytes, so its first 8 bytes are read in one load.
+  const CommandInfo* find(const resp::Capture& name) const {
+    if (!name.complete || index_.empty()) return nullptr;
+    uint64_t head;
+    std::memcpy(&head, name.bytes.data(), sizeof head);
+    if (name.size < sizeof head) head &= (uint64_t{1} << (8 * name.size)) - 1;
+    return lookup(head, name.view());
+  }
   size_t size() const { return commands_.size(); }
 
   // What `other` (a canary's table) does differently: commands it lacks, has
@@ -124,15 +135,34 @@ class CommandTable {
  private:
   using Map = std::unordered_map<std::string, CommandInfo>;
   void buildIndex();
+  static uint64_t headOf(std::string_view name);
+  size_t slotOf(uint64_t head, size_t length) const {
+    return static_cast<size_t>(((head + length) * 0x9E3779B97F4A7C15ULL) >> indexShift_);
+  }
+  const CommandInfo* lookup(uint64_t head, std::string_view name) const {
+    const size_t mask = index_.size() - 1;
+    for (size_t i = slotOf(head, name.size());; i = (i + 1) & mask) {
+      const IndexSlot& slot = index_[i];
+      if (slot.info == nullptr) return nullptr;
+      // Most names fit in 8 bytes: their head and length are the whole name.
+      if (slot.head == head && slot.length == name.size() &&
+          (name.size() <= 8 || std::memcmp(slot.info->name.data() + 8, name.data() + 8, name.size() - 8) == 0)) {
+        return slot.info;
+      }
+    }
+  }
 
   Map commands_;
   // Every command is looked up by name on the data path: an open-addressing
-  // index (FNV-1a, linear probing, at most half full) over the map's stable nodes.
+  // index (multiplicative hash of the name's first 8 bytes and its length,
+  // linear probing, at most half full) over the map's stable nodes.
   struct IndexSlot {
-    uint64_t hash = 0;
+    uint64_t head = 0;  // the name's first 8 bytes, zero-padded
+    uint32_t length = 0;
     const CommandInfo* info = nullptr;
   };
   std::vector<IndexSlot> index_;
+  int indexShift_ = 64;
   std::map<std::string, Policy> overrides_;
 };
 

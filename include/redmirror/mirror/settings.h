@@ -42,7 +42,7 @@ namespace redmirror::mirror {
   X(warm_repairs, "keys copied from the primary to the canary after a cold miss (--warm-canary)") \
   X(warm_rate_limited, "cold misses not repaired: over the repair rate")                \
   X(scripts_killed, "scripts not mirrored: SCRIPT KILL or FUNCTION KILL stopped them on the primary") \
-  X(libraries_refused, "FUNCTION LOAD/RESTORE not mirrored: the primary refused them")  \
+  X(scripts_refused, "scripts, functions and library loads not mirrored: the primary refused them before they ran") \
   X(link_writes, "gather writes to the canary's links (one per link per flush)")         \
   X(link_reads, "reads of canary replies from the links")
 

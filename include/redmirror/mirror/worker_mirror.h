@@ -50,6 +50,7 @@ struct HeldCommand {
 struct EffectReply {
   bool error = false;
   bool killed = false;     // "ERR Script killed by user ..."
+  bool ranScript = true;   // kScript error: raised while the script ran (" script: <name>, on ...")
   bool committed = false;  // EXEC: an array, not nil
   bool parsed = false;     // `value` holds the reply (for effects rebuilt from it)
   resp::Value value;
@@ -65,9 +66,13 @@ struct Effect {
   // kScript: EVAL/EVALSHA/FCALL wait for the primary's answer, and are not
   // mirrored when SCRIPT KILL / FUNCTION KILL stopped them there (a killed
   // script wrote nothing; on the canary it would run on, making it BUSY).
-  // FUNCTION LOAD / RESTORE wait the same way and are not mirrored when the
-  // primary refused them (OOM under its own maxmemory): a library the primary
-  // does not have would make the canary's later FCALLs and loads differ.
+  // Nor when the primary refused them before they ran (OOM or NOREPLICAS for a
+  // script declared as writing, NOSCRIPT, BUSY, wrong arguments: an error
+  // without the " script: " suffix Redis adds to errors raised while running):
+  // the primary wrote nothing, and the canary must not either. FUNCTION LOAD /
+  // RESTORE wait the same way and are not mirrored when the primary refused them
+  // (OOM under its own maxmemory): a library the primary lacks would make the
+  // canary's later FCALLs and loads differ.
   // kClaim: XCLAIM / XAUTOCLAIM claim by idle time, which differs between
   // servers: mirrored as XCLAIM of exactly the IDs the primary claimed, with
   // min-idle-time 0 (as Redis replicates them).

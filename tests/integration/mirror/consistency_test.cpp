@@ -575,7 +575,10 @@ TEST_F(MirrorConsistency, HandoffsBetweenConnectionsOfDifferentWorkersStayInOrde
 // FUNCTION LOAD reaches every canary, but only once the primary accepted it: a
 // load the primary refused (OOM under its own maxmemory) would leave the canary
 // with a library the primary lacks, and every later load or call would differ.
-TEST_F(MirrorConsistency, FunctionLoadRefusedByThePrimaryNeverReachesTheCanary) {
+// Likewise a script the primary refused before running it (a script declared as
+// writing, under OOM) wrote nothing there; one that failed while running had
+// written what came before the failure, and is mirrored.
+TEST_F(MirrorConsistency, ScriptsAndLibrariesRefusedByThePrimaryNeverReachTheCanary) {
   Rig s;
   ASSERT_TRUE(s.waitLinksUp("c1"));
   Ctx client = connectOrDie(s.proxyPort());
@@ -584,9 +587,16 @@ TEST_F(MirrorConsistency, FunctionLoadRefusedByThePrimaryNeverReachesTheCanary) 
   const std::string accepted = "#!lua name=acceptedlib\nredis.register_function('accepted', function() return 2 end)";
   run(direct.get(), {"CONFIG", "SET", "maxmemory", "1"});
   Reply oom = run(client.get(), {"FUNCTION", "LOAD", refused}, true);
+  Reply oomScript = run(client.get(), {"EVAL", "#!lua\nreturn redis.call('SET', KEYS[1], 'x')", "1", "refused:key"}, true);
   run(direct.get(), {"CONFIG", "SET", "maxmemory", "0"});
   ASSERT_EQ(oom->type, REDIS_REPLY_ERROR);
   EXPECT_EQ(std::string(oom->str).rfind("OOM", 0), 0u) << oom->str;
+  ASSERT_EQ(oomScript->type, REDIS_REPLY_ERROR);
+  EXPECT_EQ(std::string(oomScript->str).rfind("OOM", 0), 0u) << oomScript->str;
+  Reply failedLate = run(client.get(), {"EVAL", "redis.call('SET', KEYS[1], 'written') return redis.call('INCR', KEYS[1])",
+                                        "1", "late:key"}, true);
+  ASSERT_EQ(failedLate->type, REDIS_REPLY_ERROR);
+  EXPECT_NE(std::string(failedLate->str).find(" script: "), std::string::npos) << failedLate->str;
   EXPECT_EQ(str(run(client.get(), {"FUNCTION", "LOAD", accepted}).get()), "acceptedlib");
   EXPECT_EQ(run(client.get(), {"FCALL", "accepted", "0"})->integer, 2);
   Ctx canary = connectOrDie(s.canaries[0]->port());
@@ -600,9 +610,11 @@ TEST_F(MirrorConsistency, FunctionLoadRefusedByThePrimaryNeverReachesTheCanary) 
   waitMirrorQuiet(*s.admin, "c1");
   Reply libraries = run(canary.get(), {"FUNCTION", "LIST", "LIBRARYNAME", "refusedlib"});
   EXPECT_EQ(libraries->elements, 0u) << "a library the primary refused was loaded on the canary";
+  EXPECT_EQ(run(canary.get(), {"EXISTS", "refused:key"})->integer, 0) << "a script the primary refused ran on the canary";
+  EXPECT_EQ(str(run(canary.get(), {"GET", "late:key"}).get()), "written") << "a script that failed late was not mirrored";
   const nlohmann::json report = nlohmann::json::parse(s.admin->text({"REPORT", "c1"}), nullptr, false);
   ASSERT_FALSE(report.is_discarded());
-  EXPECT_EQ(report["skipped"].value("primary_refused", 0), 1) << report.dump();
+  EXPECT_EQ(report["skipped"].value("primary_refused", 0), 2) << report.dump();
   EXPECT_EQ(report.value("diverged", 1), 0) << report.dump();
 }
 

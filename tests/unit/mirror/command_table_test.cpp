@@ -397,6 +397,34 @@ TEST(CommandTableBuiltin, CommonCommands) {
 // ---------------------------------------------------------------------------
 // Policy
 
+// The data path looks names up from the framer's capture: a fixed buffer that
+// may still hold a longer earlier name past the current one's end.
+TEST(CommandTableBuiltin, CapturedNamesFindTheirCommandWhateverTheBufferHolds) {
+  CommandTable t;
+  t.loadBuiltin();
+  auto capture = [](const std::string& name, const std::string& stale) {
+    resp::Capture c;
+    for (size_t i = 0; i < c.bytes.size(); ++i) c.bytes[i] = i < stale.size() ? stale[i] : 'q';
+    for (size_t i = 0; i < name.size(); ++i) c.bytes[i] = name[i];
+    c.size = static_cast<uint8_t>(name.size());
+    c.complete = true;
+    return c;
+  };
+  for (const char* name : {"get", "set", "del", "zrangebyscore", "zrangebylex", "georadiusbymember", "georadius",
+                           "brpoplpush", "brpop", "xautoclaim", "xclaim", "evalsha_ro", "evalsha"}) {
+    const CommandInfo* byName = t.find(std::string_view(name));
+    ASSERT_NE(byName, nullptr) << name;
+    EXPECT_EQ(t.find(capture(name, "georadiusbymember_ro")), byName) << name;
+    EXPECT_EQ(t.find(capture(name, "")), byName) << name;
+  }
+  EXPECT_EQ(t.find(capture("zrangebyxyz", "zrangebyscore")), nullptr);
+  EXPECT_EQ(t.find(capture("ge", "get")), nullptr);
+  EXPECT_EQ(t.find(capture("", "get")), nullptr);
+  resp::Capture truncated = capture("get", "");
+  truncated.complete = false;
+  EXPECT_EQ(t.find(truncated), nullptr);
+}
+
 TEST(CommandTablePolicy, OverridesReplaceTheBuiltInPolicy) {
   CommandTable t;
   t.loadBuiltin();
