@@ -80,9 +80,10 @@ void CanaryLink::releaseReservation() {
 void CanaryLink::clearMarks() {
   // A link that goes away, or loses what it queued, must not hold the others back.
   marks_.clear();
+  unwrittenFrom_ = 0;
   publishOrder(LinkOrder::kEmpty);
   unmarkedReplies_ = 0;
-  queuedBytes_ = writtenBytes_ = 0;
+  queuedBytes_ = writtenBytes_ = kernelBytes_ = 0;
 }
 
 void CanaryLink::connect() {
@@ -210,6 +211,7 @@ void CanaryLink::onReply(const resp::ReplyFrame& frame) {
   const Pending pending = pending_.front();
   pending_.pop_front();
   if (unstamped_ > pending_.size()) unstamped_ = pending_.size();
+
   CanaryCounters* counters = owner_.counters(canaryId_);
   if (pending.expect == Expect::kAuth) {
     if (frame.isError()) {
@@ -248,32 +250,30 @@ void CanaryLink::scheduleFlush(net::TcpStream& stream) {
 bool CanaryLink::flushBatch(uint64_t nowUs) {
   batchScheduled_ = false;
   if (!stream_) return true;
-  // Only what was queued before every other link's oldest unwritten command.
-  // Effects queued at the end of this turn belong to the turn's seal.
+  // Only what was sealed before every other link's oldest command that is not
+  // in the kernel yet. Effects queued at the end of this turn take its seal.
   sealMarks(owner_.sealUs());
   const LinkOrder* order = this->order();
   const uint64_t limit = order != nullptr ? order->othersOldest(slot_) : LinkOrder::kEmpty;
-  size_t count = 0;
   size_t replies = 0;
   uint64_t endBytes = writtenBytes_;
-  while (count < marks_.size() && marks_[count].key < limit) {
-    replies += marks_[count].replies;
-    endBytes = marks_[count].endBytes;
-    ++count;
+  while (unwrittenFrom_ < marks_.size() && marks_[unwrittenFrom_].key < limit) {
+    replies += marks_[unwrittenFrom_].replies;
+    endBytes = marks_[unwrittenFrom_].endBytes;
+    ++unwrittenFrom_;
   }
   // The commands of this batch leave now: their latency and timeout start here.
   replies = std::min(replies, unstamped_);
   const size_t firstUnstamped = pending_.size() - unstamped_;
   for (size_t i = firstUnstamped; i < firstUnstamped + replies; ++i) pending_[i].sentAtUs = nowUs;
   unstamped_ -= replies;
-  marks_.erase(marks_.begin(), marks_.begin() + static_cast<std::ptrdiff_t>(count));
-  publishOrder(marks_.empty() ? LinkOrder::kEmpty : marks_.front().key);
   if (endBytes > writtenBytes_) {
-    if (CanaryCounters* counters = owner_.counters(canaryId_)) bump(counters->link_writes);
-    stream_->flushPrefix(endBytes - writtenBytes_);
+    const uint64_t bytes = endBytes - writtenBytes_;
     writtenBytes_ = endBytes;
+    if (CanaryCounters* counters = owner_.counters(canaryId_)) bump(counters->link_writes);
+    stream_->flushPrefix(bytes);  // what the kernel takes now is reported to onWritten
   }
-  if (marks_.empty()) return true;
+  if (unwrittenFrom_ == marks_.size()) return true;
   batchScheduled_ = true;  // the rest waits for the other links
   return false;
 }
@@ -293,6 +293,16 @@ void CanaryLink::charge(uint64_t bytes, uint64_t pinned) {
 
 void CanaryLink::onWritten(net::TcpStream& stream, size_t bytes) {
   if (&stream != stream_.get()) return;
+  // A command counts as written for LinkOrder once the kernel has it: bytes
+  // still queued in libuv (a slow canary's full socket) keep the others waiting.
+  kernelBytes_ += bytes;
+  size_t done = 0;
+  while (done < unwrittenFrom_ && marks_[done].endBytes <= kernelBytes_) ++done;
+  if (done > 0) {
+    marks_.erase(marks_.begin(), marks_.begin() + static_cast<std::ptrdiff_t>(done));
+    unwrittenFrom_ -= done;
+    publishOrder(marks_.empty() ? LinkOrder::kEmpty : marks_.front().key);
+  }
   while (bytes > 0 && !charges_.empty()) {
     Charge& front = charges_.front();
     if (front.bytes <= bytes) {

@@ -660,6 +660,9 @@ void CommandTable::applyPolicy(const std::map<std::string, Policy>& overrides) {
     info.compareRules = diff::rulesFor(info.name, info.nondeterministicOutputOrder, info.nondeterministicOutput,
                                        info.policy == Policy::kTypeOnly);
     info.compareRules.command = {};  // a view into this table would dangle in a copy
+    info.singleKey = info.keyRule == KeyRule::kRange && info.firstKey == 1 && info.lastKey == 1 &&
+                     info.policy != Policy::kNever && !info.isBlocking() && !info.wholeKeyspace &&
+                     info.special == Special::kNone;
   }
   buildIndex();
 }

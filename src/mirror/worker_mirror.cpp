@@ -440,6 +440,20 @@ void WorkerMirror::onCommand(SessionMirror& session, const resp::CommandFrame& f
   // Unknown to the primary's table: the primary refuses it, the canary need not see it.
   const CommandInfo* info = settings.commands->find(name);
   const Special special = info != nullptr ? info->special : Special::kNone;
+  if (info != nullptr && info->singleKey && !session.inMulti && !frame.isInline && frame.args.size() > 1) {
+    // Most commands: one key, unsampled by every canary at low percentages.
+    // Nothing else of the work below applies to them (no counter, no state).
+    std::string_view key;
+    const resp::ArgRef& ref = frame.args[1];
+    if (window.view(ref.offset, ref.offset + ref.length, key)) {
+      const uint16_t slot = keySlot(key);
+      bool sampled = false;
+      for (const CanarySettings& canary : settings.canaries) {
+        sampled = sampled || (canary.percentHundredths > 0 && settings.sampler->sampled(slot, canary.percentHundredths));
+      }
+      if (!sampled) return;
+    }
+  }
   if (special == Special::kQuit || (info == nullptr && name.is("quit"))) {
     // Redis closes after answering QUIT: what the client pipelined after it never runs.
     session.quit = true;

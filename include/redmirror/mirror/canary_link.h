@@ -137,10 +137,12 @@ class CanaryLink final : private net::TcpStream::Events,
   uint32_t db_ = 0;
   int protocol_ = 2;
   size_t unstamped_ = 0;           // pending_ entries at the back not yet written
-  std::deque<Mark> marks_;         // unwritten commands, oldest first
+  std::deque<Mark> marks_;         // commands not yet in the kernel, oldest first
+  size_t unwrittenFrom_ = 0;       // marks_ before it are handed to the stream's flush
   uint32_t unmarkedReplies_ = 0;   // replies expected since the last mark
   uint64_t queuedBytes_ = 0;       // stream bytes queued since connecting
   uint64_t writtenBytes_ = 0;      // of which handed to the stream's flush
+  uint64_t kernelBytes_ = 0;       // of which the kernel took
   uint32_t slot_ = 0;              // this link's slot in the canary's LinkOrder
   uint64_t published_ = LinkOrder::kEmpty;  // what the slot holds
   bool reserved_ = false;

@@ -80,6 +80,10 @@ struct CommandInfo {
   // How its replies are compared (tips, policy, the built-in lists), worked out
   // once; `command` is left empty for the comparison to point at its own copy.
   diff::CompareRules compareRules;
+  // One key at argument 1 and nothing special (no policy, effect, blocking or
+  // whole-keyspace rule): the data path decides from that key's slot alone
+  // whether any canary samples it, before doing anything else.
+  bool singleKey = false;
 
   bool isWrite() const { return (flags & kFlagWrite) != 0; }
   bool isBlocking() const { return (flags & kFlagBlocking) != 0; }

@@ -13,14 +13,22 @@
 // that turn's end writes it to the primary (or, for an effect, writes the
 // primary's reply to its client). So each worker seals, when its turn end
 // begins, what its links queued in the turn with that time, and each link
-// publishes the seal of its oldest unwritten command (its slot's key; kEmpty
-// when it has none). A link writes only commands sealed before every other
-// link's oldest unwritten one: a command that causally follows another was read
+// publishes the seal of its oldest command the kernel does not have yet (still
+// queued, or waiting in libuv for a full socket: its slot's key; kEmpty when it
+// has none). A link writes only commands sealed before every other link's
+// oldest such command: a command that causally follows another was read
 // after that one's seal, so it is sealed later and written after it, whichever
 // workers read them and however long each link batches. The link holding the
 // oldest seal can always write: the order never deadlocks, it only makes a link
 // wait for the others' next write. Keys are (microseconds << 16 | slot):
 // distinct per link, ordered by time, ties broken by slot.
+//
+// What this cannot order: a canary that falls behind reads a link's whole
+// buffer at once, so when it still holds older unread bytes of link A, a later
+// command of A can run before an earlier one of link B that sits in B's buffer.
+// Waiting for the canary's answers instead would close that too, but makes the
+// links take turns once per round trip and starves the mirror under load (the
+// budget then drops commands); it needs one connection per canary instead.
 #include <atomic>
 #include <cstdint>
 #include <memory>
