@@ -211,7 +211,6 @@ void CanaryLink::onReply(const resp::ReplyFrame& frame) {
   const Pending pending = pending_.front();
   pending_.pop_front();
   if (unstamped_ > pending_.size()) unstamped_ = pending_.size();
-
   CanaryCounters* counters = owner_.counters(canaryId_);
   if (pending.expect == Expect::kAuth) {
     if (frame.isError()) {
