@@ -286,6 +286,15 @@ WorkerMirror::CanaryRuntime* WorkerMirror::runtimeOf(uint64_t canaryId) {
   return &found->second;
 }
 
+void WorkerMirror::Comparison::reset() {
+  // The request sample is the one copy long enough to need the heap.
+  std::string kept = std::move(request);
+  kept.clear();
+  if (kept.capacity() > 256) kept.shrink_to_fit();
+  *this = Comparison{};
+  request = std::move(kept);
+}
+
 uint32_t WorkerMirror::newComparison(uint64_t canaryId) {
   uint32_t id;
   if (!freeComparisons_.empty()) {
@@ -296,7 +305,7 @@ uint32_t WorkerMirror::newComparison(uint64_t canaryId) {
     comparisons_.emplace_back();
   }
   Comparison& comparison = comparisons_[id];
-  comparison = Comparison{};
+  comparison.reset();
   comparison.refs = 2;
   comparison.canaryId = canaryId;
   return id;
@@ -311,7 +320,7 @@ void WorkerMirror::release(uint32_t id) {
       runtime->second.comparisonBytes -= std::min(runtime->second.comparisonBytes, comparison.charged);
     }
   }
-  comparison = Comparison{};  // frees the copies
+  comparison.reset();
   freeComparisons_.push_back(id);
 }
 

@@ -192,6 +192,10 @@ class WorkerMirror {
     std::string primary;
     std::string canary;
     uint64_t charged = 0;     // bytes counted against the canary's comparison budget
+    // Back to a fresh slot. The strings keep small buffers, so that a slot in
+    // steady use allocates nothing; large ones are freed (a big reply is not
+    // kept alive by its slot).
+    void reset();
   };
   struct ScriptRetry {
     std::string eval;  // the EVALSHA rebuilt as EVAL
