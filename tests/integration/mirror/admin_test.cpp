@@ -116,9 +116,9 @@ TEST_F(MirrorAdmin, SocketModeRedisCliSocatAndErrors) {
   EXPECT_EQ(c1.value("address", ""), "127.0.0.1:" + std::to_string(s.canaries[0]->port()));
 }
 
-// Many sessions' pipelined writes share one link per worker and leave in one gather
-// write per loop turn: the mirror adds a small fraction of a system call per command,
-// not a write and a read each (what CANARY LIST's link_writes / link_reads count).
+// Many sessions' pipelined writes share one link per worker and leave together in
+// gather writes: the mirror adds a small fraction of a system call per command, not
+// a write and a read each (what CANARY LIST's link_writes / link_reads count).
 TEST_F(MirrorAdmin, LinkWritesAreBatchedAcrossCommandsAndSessions) {
   Rig::Options options;
   options.workers = 1;
