@@ -733,6 +733,15 @@ void WorkerMirror::onCommand(SessionMirror& session, const resp::CommandFrame& f
     if (special == Special::kEval || special == Special::kEvalsha || special == Special::kScript) {
       prepareScripts(canary, session, frame, special, args, protocol);
     }
+    if (session.effects.empty()) {
+      // A canary that is down or whose budget is spent: drop here, before
+      // paying for a comparison that could never complete.
+      const CanaryLink* link = linkFor(canary, session);
+      if (link == nullptr || !link->up() || !link->hasRoomFor(frame.end - frame.begin)) {
+        bump(link != nullptr && link->up() ? counters.dropped_queue_full : counters.dropped_disconnected);
+        continue;
+      }
+    }
     uint32_t comparison = 0;
     if (comparable && all) {
       comparison = newComparison(canary.id);
@@ -763,13 +772,13 @@ void WorkerMirror::onCommand(SessionMirror& session, const resp::CommandFrame& f
       }
     }
     const uint32_t retry = special == Special::kEvalsha ? scriptRetry(canary, session, frame, args, protocol) : 0;
-    dispatch(canary, session, window, frame, protocol, comparison, retry, deferred);
+    dispatch(canary, session, window, frame, protocol, write, comparison, retry, deferred);
   }
 }
 
 void WorkerMirror::dispatch(const CanarySettings& canary, SessionMirror& session,
                             const net::StreamWindow& window, const resp::CommandFrame& frame, int protocol,
-                            uint32_t comparison, uint32_t retry, HeldCommand*& deferred) {
+                            bool write, uint32_t comparison, uint32_t retry, HeldCommand*& deferred) {
   CanaryCounters& counters = canary.counters->perWorker[workerIndex_];
   if (frame.end - frame.begin > settings_->maxMirroredCommandBytes) {
     bump(counters.dropped_oversize);
@@ -777,8 +786,6 @@ void WorkerMirror::dispatch(const CanarySettings& canary, SessionMirror& session
     if (retry != 0) dropRetry(retry);
     return;
   }
-  const CommandInfo* info = settings_->commands->find(frame.name());
-  const bool write = info != nullptr && info->isWrite();
   if (!session.effects.empty()) {
     // An effect ahead of this command is still waiting for the primary: keep
     // the session's order on the canary by holding this one behind it.

@@ -50,6 +50,8 @@ class CanaryLink final : private net::TcpStream::Events,
                        uint32_t comparison = 0);
 
   bool up() const { return state_ == State::kUp; }
+  // Whether a command of `bytes` would fit in the budget now (send() decides).
+  bool hasRoomFor(uint64_t bytes) const { return !overBudget(bytes); }
   // Timeouts, reconnect back-off, freeing closed connections.
   void sweep(uint64_t nowMs);
   // Closes for good (canary removed, worker stopping).

@@ -222,8 +222,8 @@ class WorkerMirror {
   CanaryLink* linkFor(const CanarySettings& canary, const SessionMirror& session);
   // Sends now, or holds behind the session's pending effects.
   void dispatch(const CanarySettings& canary, SessionMirror& session, const net::StreamWindow& window,
-                const resp::CommandFrame& frame, int protocol, uint32_t comparison, uint32_t retry,
-                HeldCommand*& deferred);
+                const resp::CommandFrame& frame, int protocol, bool write, uint32_t comparison,
+                uint32_t retry, HeldCommand*& deferred);
   void sendHeld(SessionMirror& session, const HeldCommand& held, bool transactionAborted, uint32_t dbBefore,
                 int protocol);
   void loseHeld(const HeldCommand& held);
