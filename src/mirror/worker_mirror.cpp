@@ -8,6 +8,7 @@
 #include <charconv>
 #include <chrono>
 
+#include "redmirror/mirror/effect_order.h"
 #include "redmirror/proxy/stats.h"
 #include "redmirror/resp/ascii.h"
 #include "redmirror/resp/value.h"
@@ -124,6 +125,7 @@ bool isBlockingPop(std::string_view name) {
   return name == "blpop" || name == "brpop" || name == "blmove" || name == "brpoplpush" ||
          name == "bzpopmin" || name == "bzpopmax" || name == "blmpop" || name == "bzmpop";
 }
+
 
 // "1526919030474-55", "1526919030474" (the sequence is optional in XCLAIM).
 bool isStreamId(std::string_view text) {
@@ -1029,6 +1031,7 @@ void WorkerMirror::onTurnEnd() {
   if (!readySessions_.empty()) {
     // Running an effect never makes another one ready: the list is stable here.
     for (SessionMirror* session : readySessions_) runReadyEffects(*session, true);
+    orderBlockingPops(readySessions_);
     for (SessionMirror* session : readySessions_) {
       runReadyEffects(*session, false);
       session->hasReadyEffects = false;

@@ -1,0 +1,76 @@
+#include "redmirror/mirror/effect_order.h"
+
+#include <charconv>
+#include <unordered_set>
+
+namespace redmirror::mirror {
+
+const std::string* moveDestination(const Effect& effect) {
+  if (effect.kind != Effect::Kind::kBlockingPop || effect.args.size() < 4) return nullptr;
+  const std::string& name = effect.args[0];
+  return name == "blmove" || name == "brpoplpush" ? &effect.args[2] : nullptr;
+}
+
+std::vector<std::string_view> popSources(const Effect& effect) {
+  std::vector<std::string_view> keys;
+  if (effect.kind != Effect::Kind::kBlockingPop || effect.args.size() < 3) return keys;
+  const std::string& name = effect.args[0];
+  const auto& args = effect.args;
+  if (name == "blmove" || name == "brpoplpush") {
+    keys.emplace_back(args[1]);
+  } else if (name == "blmpop" || name == "bzmpop") {  // timeout numkeys key...
+    size_t count = 0;
+    const auto [end, ec] = std::from_chars(args[2].data(), args[2].data() + args[2].size(), count);
+    if (ec == std::errc() && end == args[2].data() + args[2].size()) {
+      for (size_t i = 3; i < args.size() && i < 3 + count; ++i) keys.emplace_back(args[i]);
+    }
+  } else if (name == "blpop" || name == "brpop" || name == "bzpopmin" || name == "bzpopmax") {  // key... timeout
+    for (size_t i = 1; i + 1 < args.size(); ++i) keys.emplace_back(args[i]);
+  }
+  return keys;
+}
+
+void orderBlockingPops(std::vector<SessionMirror*>& sessions) {
+  auto front = [](const SessionMirror* session) -> const Effect* {
+    if (session->effects.empty() || !session->effects.front().ready) return nullptr;
+    const Effect& effect = session->effects.front();
+    return effect.kind == Effect::Kind::kBlockingPop ? &effect : nullptr;
+  };
+  std::unordered_multiset<std::string_view> destinations;  // of the moves not placed yet
+  for (const SessionMirror* session : sessions) {
+    if (const Effect* effect = front(session)) {
+      if (const std::string* destination = moveDestination(*effect)) destinations.insert(*destination);
+    }
+  }
+  if (destinations.empty()) return;
+  std::vector<SessionMirror*> remaining = std::move(sessions);
+  sessions.clear();
+  while (!remaining.empty()) {
+    // The first session that no other unplaced move feeds; in a cycle, the first.
+    size_t pick = 0;
+    for (size_t i = 0; i < remaining.size(); ++i) {
+      const Effect* effect = front(remaining[i]);
+      bool fed = false;
+      if (effect != nullptr) {
+        const std::string* own = moveDestination(*effect);
+        for (std::string_view key : popSources(*effect)) {
+          const size_t feeding = destinations.count(key) - (own != nullptr && *own == key ? 1 : 0);
+          fed = fed || feeding > 0;
+        }
+      }
+      if (!fed) {
+        pick = i;
+        break;
+      }
+    }
+    if (const Effect* effect = front(remaining[pick])) {
+      if (const std::string* destination = moveDestination(*effect)) {
+        destinations.erase(destinations.find(*destination));
+      }
+    }
+    sessions.push_back(remaining[pick]);
+    remaining.erase(remaining.begin() + static_cast<std::ptrdiff_t>(pick));
+  }
+}
+
+}  // namespace redmirror::mirror

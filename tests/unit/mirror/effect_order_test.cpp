@@ -1,0 +1,97 @@
+// Blocking-pop effects answered in one turn run in serving order: a move before
+// the pops it fed, whatever order their replies were read in.
+#include "redmirror/mirror/effect_order.h"
+
+#include <gtest/gtest.h>
+
+#include <deque>
+#include <initializer_list>
+#include <string>
+#include <vector>
+
+namespace redmirror::mirror {
+namespace {
+
+// Sessions whose next effect is the given blocking command, answered (ready).
+std::deque<SessionMirror> sessionsWith(std::initializer_list<std::vector<std::string>> commands) {
+  std::deque<SessionMirror> sessions;
+  for (const auto& args : commands) {
+    SessionMirror& session = sessions.emplace_back();
+    Effect& effect = session.effects.emplace_back();
+    effect.kind = Effect::Kind::kBlockingPop;
+    effect.args = args;
+    effect.ready = true;
+  }
+  return sessions;
+}
+
+std::vector<SessionMirror*> pointers(std::deque<SessionMirror>& sessions) {
+  std::vector<SessionMirror*> out;
+  for (SessionMirror& session : sessions) out.push_back(&session);
+  return out;
+}
+
+std::vector<std::string> names(const std::vector<SessionMirror*>& order) {
+  std::vector<std::string> out;
+  for (const SessionMirror* session : order) out.push_back(session->effects.front().args[0]);
+  return out;
+}
+
+TEST(EffectOrder, MoveRunsBeforeThePopItFed) {
+  // Read newest first, as Redis writes them: the BLPOP's answer, then the BLMOVE's.
+  auto sessions = sessionsWith({{"blpop", "dst", "5"}, {"blmove", "src", "dst", "left", "right", "5"}});
+  auto order = pointers(sessions);
+  orderBlockingPops(order);
+  EXPECT_EQ(names(order), (std::vector<std::string>{"blmove", "blpop"}));
+}
+
+TEST(EffectOrder, ChainsOfMovesRunFromTheFirstPush) {
+  auto sessions = sessionsWith({{"bzmpop", "5", "2", "other", "c", "min"},
+                                {"brpoplpush", "b", "c", "5"},
+                                {"blmove", "a", "b", "left", "left", "5"}});
+  auto order = pointers(sessions);
+  orderBlockingPops(order);
+  EXPECT_EQ(names(order), (std::vector<std::string>{"blmove", "brpoplpush", "bzmpop"}));
+}
+
+TEST(EffectOrder, UnrelatedEffectsAndCyclesKeepTheirOrder) {
+  auto unrelated = sessionsWith({{"blpop", "x", "5"}, {"blmove", "src", "dst", "left", "right", "5"},
+                                 {"brpop", "y", "z", "5"}});
+  auto order = pointers(unrelated);
+  const auto before = order;
+  orderBlockingPops(order);
+  EXPECT_EQ(order, before);
+  // A circular BRPOPLPUSH pair: no order is right for both; nothing is lost.
+  auto cycle = sessionsWith({{"brpoplpush", "a", "b", "5"}, {"brpoplpush", "b", "a", "5"}});
+  auto cycleOrder = pointers(cycle);
+  const auto cycleBefore = cycleOrder;
+  orderBlockingPops(cycleOrder);
+  EXPECT_EQ(cycleOrder, cycleBefore);
+  // A move whose destination is its own source (rotation) does not feed itself.
+  auto rotation = sessionsWith({{"blpop", "q", "5"}, {"blmove", "r", "r", "left", "right", "5"}});
+  auto rotationOrder = pointers(rotation);
+  const auto rotationBefore = rotationOrder;
+  orderBlockingPops(rotationOrder);
+  EXPECT_EQ(rotationOrder, rotationBefore);
+}
+
+TEST(EffectOrder, SourcesOfEveryBlockingPop) {
+  Effect effect;
+  effect.kind = Effect::Kind::kBlockingPop;
+  effect.args = {"blmpop", "5", "2", "k1", "k2", "left", "count", "3"};
+  EXPECT_EQ(popSources(effect), (std::vector<std::string_view>{"k1", "k2"}));
+  effect.args = {"blmpop", "5", "x2", "k1"};
+  EXPECT_TRUE(popSources(effect).empty());
+  effect.args = {"bzpopmax", "z1", "z2", "0"};
+  EXPECT_EQ(popSources(effect), (std::vector<std::string_view>{"z1", "z2"}));
+  effect.args = {"brpoplpush", "s", "d", "0"};
+  EXPECT_EQ(popSources(effect), (std::vector<std::string_view>{"s"}));
+  ASSERT_NE(moveDestination(effect), nullptr);
+  EXPECT_EQ(*moveDestination(effect), "d");
+  effect.args = {"xreadgroup", "GROUP", "g", "c", "STREAMS", "s", ">"};
+  EXPECT_TRUE(popSources(effect).empty());
+  EXPECT_EQ(moveDestination(effect), nullptr);
+}
+
+}  // namespace
+}  // namespace redmirror::mirror
