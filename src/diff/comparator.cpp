@@ -934,6 +934,34 @@ void clearIdleTimes(Value& reply) {
   }
 }
 
+// Where the value of `key` is in a flattened map (RESP3 map, or a RESP2 array
+// of pairs): its index, or 0 (a value is never at index 0).
+size_t indexOfKey(const Value& entry, std::string_view key) {
+  for (size_t i = 0; i + 1 < entry.elements.size(); i += 2) {
+    if (kindOf(entry.elements[i]) == Kind::kString && stringOf(entry.elements[i]) == key) return i + 1;
+  }
+  return 0;
+}
+
+// FUNCTION LIST: a library lists its functions in the order of a dict, which
+// differs between servers (the libraries themselves are compared as a set).
+// Sorts each library's functions by name; other replies are left alone.
+void sortLibraryFunctions(Value& reply) {
+  for (Value& library : reply.elements) {
+    if (!library.isAggregate()) continue;
+    const size_t at = indexOfKey(library, "functions");
+    if (at == 0 || !library.elements[at].isAggregate()) continue;
+    auto nameOf = [](const Value& function) -> std::string_view {
+      const size_t name = function.isAggregate() ? indexOfKey(function, "name") : 0;
+      return name != 0 && kindOf(function.elements[name]) == Kind::kString ? stringOf(function.elements[name])
+                                                                           : std::string_view();
+    };
+    std::vector<Value>& functions = library.elements[at].elements;
+    std::stable_sort(functions.begin(), functions.end(),
+                     [&](const Value& a, const Value& b) { return nameOf(a) < nameOf(b); });
+  }
+}
+
 Comparison compareImpl(const CompareRules& rules, const Value& p, const Value& c) {
   const Kind pk = kindOf(p);
   const Kind ck = kindOf(c);
@@ -962,6 +990,13 @@ Comparison compareImpl(const CompareRules& rules, const Value& p, const Value& c
     Value canary = c;
     clearIdleTimes(primary);
     clearIdleTimes(canary);
+    return compareValues(ctx, primary, canary, rules.unordered, 0);
+  }
+  if (ctx.command == "function" && pk == Kind::kArray && ck == Kind::kArray) {
+    Value primary = p;
+    Value canary = c;
+    sortLibraryFunctions(primary);
+    sortLibraryFunctions(canary);
     return compareValues(ctx, primary, canary, rules.unordered, 0);
   }
   return compareValues(ctx, p, c, rules.unordered, 0);

@@ -53,5 +53,28 @@ TEST(StreamRules, XinfoIsComparedByTypeOnly) {
             Outcome::kErrorCanaryOnly);
 }
 
+// FUNCTION LIST: a library's functions come in dict order, which differs between
+// servers; their names and flags still have to agree.
+std::string function(const std::string& name) {
+  return "*6\r\n$4\r\nname\r\n$" + std::to_string(name.size()) + "\r\n" + name +
+         "\r\n$11\r\ndescription\r\n$-1\r\n$5\r\nflags\r\n*0\r\n";
+}
+std::string library(const std::vector<std::string>& functions, char protocol = '*') {
+  std::string out = std::string(1, protocol) + (protocol == '%' ? "3" : "6") +
+                    "\r\n$12\r\nlibrary_name\r\n$4\r\nlib1\r\n$6\r\nengine\r\n$3\r\nLUA\r\n"
+                    "$9\r\nfunctions\r\n*" + std::to_string(functions.size()) + "\r\n";
+  for (const std::string& name : functions) out += function(name);
+  return out;
+}
+
+TEST(FunctionListRules, FunctionsOfALibraryInAnotherOrderMatch) {
+  const std::string primary = "*1\r\n" + library({"f1", "f2", "f3"});
+  EXPECT_EQ(run("function", primary, "*1\r\n" + library({"f3", "f1", "f2"})).outcome, Outcome::kMatch);
+  EXPECT_EQ(run("function", "*1\r\n" + library({"f1", "f2"}, '%'), "*1\r\n" + library({"f2", "f1"}, '%')).outcome,
+            Outcome::kMatch);
+  EXPECT_EQ(run("function", primary, "*1\r\n" + library({"f1", "f2", "f4"})).outcome, Outcome::kValue);
+  EXPECT_EQ(run("function", primary, "*1\r\n" + library({"f1", "f2"})).outcome, Outcome::kValue);
+}
+
 }  // namespace
 }  // namespace redmirror::diff
