@@ -28,6 +28,17 @@ void LinkBatcher::schedule(BatchedLink& link) {
   queue_.push_back(Entry{&link, uv_hrtime() / 1000 + delayUs_});
 }
 
+void LinkBatcher::wakeAt(uint64_t dueUs) {
+  if (closing_) return;
+  if (!timerReady_) {
+    uv_timer_init(loop_, &timer_);
+    timer_.data = this;
+    timerReady_ = true;
+  }
+  if (wakeUs_ == 0 || dueUs < wakeUs_) wakeUs_ = dueUs;
+  rearm(uv_hrtime() / 1000);
+}
+
 void LinkBatcher::forget(BatchedLink& link) {
   std::erase_if(queue_, [&](const Entry& entry) { return entry.link == &link; });
   for (Entry& entry : flushing_) {
@@ -42,7 +53,11 @@ void LinkBatcher::onTurnEnd() {
 void LinkBatcher::onTimer(uv_timer_t* handle) {
   auto* self = static_cast<LinkBatcher*>(handle->data);
   // The timer has millisecond granularity: what falls due within it goes now.
-  self->flushDue(uv_hrtime() / 1000, 1000);
+  const uint64_t nowUs = uv_hrtime() / 1000;
+  const bool wake = self->wakeUs_ != 0 && nowUs + 1000 >= self->wakeUs_;
+  if (wake) self->wakeUs_ = 0;
+  self->flushDue(nowUs, 1000);
+  if (wake && self->wakeHandler_) self->wakeHandler_();
 }
 
 void LinkBatcher::flushDue(uint64_t nowUs, uint64_t slackUs) {
@@ -66,7 +81,7 @@ void LinkBatcher::flushDue(uint64_t nowUs, uint64_t slackUs) {
 
 void LinkBatcher::rearm(uint64_t nowUs) {
   if (!timerReady_ || closing_) return;
-  if (queue_.empty()) {
+  if (queue_.empty() && wakeUs_ == 0) {
     uv_timer_stop(&timer_);
     return;
   }
@@ -74,7 +89,7 @@ void LinkBatcher::rearm(uint64_t nowUs) {
   // Timers count from the loop's cached time, which lags by this turn's work:
   // refresh it, or the timer fires before the batch is due.
   uv_update_time(loop_);
-  uint64_t dueUs = queue_.front().dueUs;
+  uint64_t dueUs = wakeUs_ != 0 ? wakeUs_ : UINT64_MAX;
   for (const Entry& entry : queue_) dueUs = std::min(dueUs, entry.dueUs);
   const uint64_t waitUs = dueUs > nowUs ? dueUs - nowUs : 0;
   uv_timer_start(&timer_, &LinkBatcher::onTimer, std::max<uint64_t>(1, (waitUs + 999) / 1000), 0);

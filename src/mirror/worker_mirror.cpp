@@ -199,7 +199,11 @@ WorkerMirror::WorkerMirror(uv_loop_t* loop, net::ChunkPool& pool, net::FlushSche
       randomState_(0x9E3779B97F4A7C15ULL ^
                    (static_cast<uint64_t>(
                         std::chrono::steady_clock::now().time_since_epoch().count()) +
-                    workerIndex)) {}
+                    workerIndex)) {
+  // Pops held for a move that may have fed them run when the wait is over,
+  // even if the loop has nothing else to do by then.
+  batcher_.setWakeHandler([this] { onTurnEnd(); });
+}
 
 WorkerMirror::~WorkerMirror() = default;
 
@@ -597,6 +601,9 @@ void WorkerMirror::onCommand(SessionMirror& session, const resp::CommandFrame& f
       effect.args.emplace_back(arg);
     }
     effect.args[0] = info->name;  // lowercase, whatever the client sent
+    if ((effect.args[0] == "blmove" || effect.args[0] == "brpoplpush") && effect.args.size() > 2) {
+      effect.pendingMove = PendingMove(pendingMoves_, effect.args[2]);
+    }
     effect.db = session.db;
     effect.protocol = protocol;
     session.effects.push_back(std::move(effect));
@@ -1013,10 +1020,24 @@ void WorkerMirror::onReply(SessionMirror& session, const proxy::PendingCommand& 
     answer.parsed = window.copy(reply.begin, reply.end, bytes) && resp::parseValue(bytes, answer.value, error);
   }
   effect->ready = true;
+  effect->pendingMove.reset();
   if (!session.hasReadyEffects) {
     session.hasReadyEffects = true;
     readySessions_.push_back(&session);
   }
+}
+
+bool WorkerMirror::waitsForMove(SessionMirror& session, uint64_t nowUs) {
+  if (session.effects.empty() || !session.effects.front().ready) return false;
+  Effect& effect = session.effects.front();
+  if (effect.kind != Effect::Kind::kBlockingPop) return false;
+  bool fed = false;
+  for (std::string_view key : popSources(effect)) {
+    fed = fed || pendingMoves_->destinations.count(std::string(key)) != 0;
+  }
+  if (!fed) return false;
+  if (effect.heldSinceUs == 0) effect.heldSinceUs = nowUs;
+  return nowUs - effect.heldSinceUs < kMoveWaitUs;
 }
 
 void WorkerMirror::sealTurn() {
@@ -1032,11 +1053,21 @@ void WorkerMirror::onTurnEnd() {
     // Running an effect never makes another one ready: the list is stable here.
     for (SessionMirror* session : readySessions_) runReadyEffects(*session, true);
     orderBlockingPops(readySessions_);
+    // A pop from a key that a blocking move still waiting for its answer pushes
+    // into may have been fed by it: that answer is on its way (Redis wrote the
+    // pop's first), so the pop waits for it, briefly, to run after the move.
+    std::vector<SessionMirror*> held;
+    const uint64_t nowUs = pendingMoves_->destinations.empty() ? 0 : uv_hrtime() / 1000;
     for (SessionMirror* session : readySessions_) {
+      if (nowUs != 0 && waitsForMove(*session, nowUs)) {
+        held.push_back(session);
+        continue;
+      }
       runReadyEffects(*session, false);
       session->hasReadyEffects = false;
     }
-    readySessions_.clear();
+    readySessions_ = std::move(held);
+    if (!readySessions_.empty()) batcher_.wakeAt(nowUs + kMoveWaitUs);
   }
   batcher_.onTurnEnd();
   if (reserved_) {

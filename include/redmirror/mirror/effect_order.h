@@ -5,9 +5,9 @@
 // BLMOVE src dst, whose push serves a BLPOP dst. It writes the replies newest
 // first, so the proxy reads the BLPOP's answer before the BLMOVE's; mirrored in
 // that order, the canary's LPOP would find dst empty and the LMOVE would then
-// leave the element there. A move therefore runs before the pops it fed.
-// Replies of one chain read in different turns are not reordered (README,
-// known orderings).
+// leave the element there. A move therefore runs before the pops it fed; a
+// pop whose feeding move has not been answered yet waits for it
+// (WorkerMirror::waitsForMove), so replies read in two turns are ordered too.
 #include <string>
 #include <string_view>
 #include <vector>

@@ -14,6 +14,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 namespace redmirror::mirror {
@@ -42,6 +43,10 @@ class LinkBatcher {
   void forget(BatchedLink& link);
   // End of a loop turn (the worker's check phase, after the sessions' writes).
   void onTurnEnd();
+  // Calls `handler` from the timer once `dueUs` has passed (the loop may be
+  // idle by then); an earlier request wins.
+  void wakeAt(uint64_t dueUs);
+  void setWakeHandler(std::function<void()> handler) { wakeHandler_ = std::move(handler); }
   // Closes the timer (worker stopping); closed() once libuv has released it.
   void close();
   bool closed() const { return closed_; }
@@ -62,6 +67,8 @@ class LinkBatcher {
   std::vector<Entry> flushing_;
   uint32_t delayUs_ = 0;
   size_t bytes_ = 0;
+  uint64_t wakeUs_ = 0;  // 0: no wake-up requested
+  std::function<void()> wakeHandler_;
   bool closing_ = false;
   bool closed_ = false;
 };

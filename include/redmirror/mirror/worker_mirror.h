@@ -56,6 +56,47 @@ struct EffectReply {
   resp::Value value;
 };
 
+// Destinations of the blocking moves (BLMOVE, BRPOPLPUSH) of a worker whose
+// primary reply has not arrived: a pop answered from one of those keys may have
+// been fed by such a move in the same primary event (effect_order.h).
+struct PendingMoves {
+  std::unordered_map<std::string, uint32_t> destinations;
+};
+
+// Counts one pending move's destination while it lives (move-only).
+class PendingMove {
+ public:
+  PendingMove() = default;
+  PendingMove(std::shared_ptr<PendingMoves> moves, std::string destination)
+      : moves_(std::move(moves)), destination_(std::move(destination)) {
+    ++moves_->destinations[destination_];
+  }
+  PendingMove(PendingMove&& other) noexcept
+      : moves_(std::move(other.moves_)), destination_(std::move(other.destination_)) {}
+  PendingMove& operator=(PendingMove&& other) noexcept {
+    if (this != &other) {
+      reset();
+      moves_ = std::move(other.moves_);
+      destination_ = std::move(other.destination_);
+    }
+    return *this;
+  }
+  PendingMove(const PendingMove&) = delete;
+  PendingMove& operator=(const PendingMove&) = delete;
+  ~PendingMove() { reset(); }
+  // Its reply arrived (or it will never run): stop counting.
+  void reset() {
+    if (!moves_) return;
+    auto found = moves_->destinations.find(destination_);
+    if (found != moves_->destinations.end() && --found->second == 0) moves_->destinations.erase(found);
+    moves_.reset();
+  }
+
+ private:
+  std::shared_ptr<PendingMoves> moves_;
+  std::string destination_;
+};
+
 // Work to do when the primary's reply to a command arrives. Effects run at the
 // end of the loop turn in which their reply was read, blocking pops (and stream
 // group reads) last: a write that served a blocked client (an EXEC with the LPUSH
@@ -88,6 +129,8 @@ struct Effect {
   std::vector<HeldCommand> after;  // commands of the session that came after this one
   bool ready = false;              // its reply arrived: runs at the end of the turn
   bool dropIfRefused = false;      // kScript: not mirrored when the primary answered an error
+  PendingMove pendingMove;         // kBlockingPop moves: counted until answered
+  uint64_t heldSinceUs = 0;        // a pop waiting for a move that may have fed it
   EffectReply reply;
 };
 
@@ -152,6 +195,8 @@ class WorkerMirror {
   // links queued in this turn (LinkOrder: the canary gets the links' commands of
   // all workers in the order the proxy read them).
   void sealTurn();
+  // How long a pop waits for the answer of a move that may have fed it.
+  static constexpr uint64_t kMoveWaitUs = 2000;
   uint64_t sealUs() const { return sealUs_; }
   // End of a loop turn: effects whose reply arrived run, then links whose batch
   // is due are written.
@@ -243,6 +288,9 @@ class WorkerMirror {
   // Runs the session's ready effects from the front, in order; with
   // `stopAtBlockingPop`, stops before a blocking pop (the first phase).
   void runReadyEffects(SessionMirror& session, bool stopAtBlockingPop);
+  // The session's next effect is a pop from a key a pending move pushes into,
+  // and it has not waited kMoveWaitUs yet.
+  bool waitsForMove(SessionMirror& session, uint64_t nowUs);
   void sendOwned(const CanarySettings& canary, const SessionMirror& session, const std::string& bytes,
                  uint32_t db, int protocol, uint32_t replies);
   uint64_t random();
@@ -264,6 +312,7 @@ class WorkerMirror {
   std::vector<uint32_t> freeComparisons_;
   std::vector<SessionMirror*> readySessions_;  // sessions with effects to run at the turn's end
   uint64_t sealUs_ = 0;                         // when this turn's end began
+  std::shared_ptr<PendingMoves> pendingMoves_ = std::make_shared<PendingMoves>();
   bool reserved_ = false;                       // links hold the others back for this turn's effects
   std::vector<uint32_t> keyPositions_;
   std::vector<uint16_t> keySlots_;

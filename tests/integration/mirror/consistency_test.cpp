@@ -403,6 +403,53 @@ TEST_F(MirrorConsistency, TransactionServingABlockedPopReachesTheCanaryFirst) {
   EXPECT_EQ(compareDb(s.primary->port(), s.canaries[0]->port(), 0), "");
 }
 
+// A chain of blocked clients served by one write: LPUSH src serves a BLMOVE
+// src -> dst, whose push serves a BLPOP dst. Redis answers both in the same
+// event, newest reply first, and the proxy may read them in two loop turns; on
+// the canary the LMOVE must still run before the LPOP that takes what it moved.
+TEST_F(MirrorConsistency, ChainedBlockedClientsReachTheCanaryInServingOrder) {
+  Rig::Options options;
+  options.workers = 1;
+  Rig s(options);
+  ASSERT_TRUE(s.waitLinksUp("c1"));
+  Ctx producer = connectOrDie(s.proxyPort());
+  Ctx mover = connectOrDie(s.proxyPort());
+  Ctx popper = connectOrDie(s.proxyPort());
+  constexpr int kRounds = 20;
+  for (int i = 0; i < kRounds; ++i) {
+    const std::string src = "{chain" + std::to_string(i) + "}src";
+    const std::string dst = "{chain" + std::to_string(i) + "}dst";
+    redisAppendCommand(mover.get(), "BLMOVE %s %s LEFT RIGHT 5", src.c_str(), dst.c_str());
+    int done = 0;
+    while (!done) ASSERT_EQ(redisBufferWrite(mover.get(), &done), REDIS_OK);
+    ASSERT_TRUE(waitBlocked(s.primary->port(), 1));
+    redisAppendCommand(popper.get(), "BLPOP %s 5", dst.c_str());
+    done = 0;
+    while (!done) ASSERT_EQ(redisBufferWrite(popper.get(), &done), REDIS_OK);
+    ASSERT_TRUE(waitBlocked(s.primary->port(), 2));
+    run(producer.get(), {"LPUSH", src, "job" + std::to_string(i)});
+    redisReply* moved = nullptr;
+    ASSERT_EQ(redisGetReply(mover.get(), reinterpret_cast<void**>(&moved)), REDIS_OK);
+    Reply movedReply(moved);
+    ASSERT_EQ(movedReply->type, REDIS_REPLY_STRING);
+    redisReply* popped = nullptr;
+    ASSERT_EQ(redisGetReply(popper.get(), reinterpret_cast<void**>(&popped)), REDIS_OK);
+    Reply poppedReply(popped);
+    ASSERT_EQ(poppedReply->type, REDIS_REPLY_ARRAY);
+  }
+  // A pop nothing feeds is not held for long: a lone BLPOP served by an LPUSH.
+  redisAppendCommand(popper.get(), "BLPOP %s 5", "lone");
+  int done = 0;
+  while (!done) ASSERT_EQ(redisBufferWrite(popper.get(), &done), REDIS_OK);
+  ASSERT_TRUE(waitBlocked(s.primary->port(), 1));
+  run(producer.get(), {"LPUSH", "lone", "x"});
+  redisReply* lone = nullptr;
+  ASSERT_EQ(redisGetReply(popper.get(), reinterpret_cast<void**>(&lone)), REDIS_OK);
+  Reply loneReply(lone);
+  waitMirrorQuiet(*s.admin, "c1");
+  EXPECT_EQ(compareDb(s.primary->port(), s.canaries[0]->port(), 0), "");
+}
+
 // Redis sets no nesting limit on replies; a script returning nested tables goes
 // far deeper than any command reply. The session must stay observed and mirrored.
 TEST_F(MirrorConsistency, DeeplyNestedScriptReplyKeepsTheSessionMirrored) {

@@ -120,6 +120,23 @@ TEST_F(LinkBatcherTest, LinkHeldBackByOtherLinksIsRetriedEachTurnAndByTheTimer) 
   EXPECT_EQ(link.flushes.size(), 1u) << "a written link stays queued";
 }
 
+// Effects held for a moment (a pop waiting for the move that fed it) must run
+// even when nothing else happens on the loop: the timer calls the wake handler.
+TEST_F(LinkBatcherTest, WakeHandlerRunsFromTheTimerOnAnIdleLoop) {
+  batcher_.configure(0, 16384);
+  int wakes = 0;
+  batcher_.setWakeHandler([&] { ++wakes; });
+  const uint64_t start = nowUs();
+  batcher_.wakeAt(start + 3000);
+  batcher_.wakeAt(start + 50000);  // a later request does not postpone the earlier one
+  uv_run(&loop_, UV_RUN_ONCE);
+  EXPECT_EQ(wakes, 1);
+  EXPECT_GE(nowUs() - start, 2000u);
+  EXPECT_LT(nowUs() - start, 40000u);
+  uv_run(&loop_, UV_RUN_NOWAIT);
+  EXPECT_EQ(wakes, 1) << "one request, one wake";
+}
+
 TEST_F(LinkBatcherTest, ForgottenLinkIsNeverFlushed) {
   batcher_.configure(1000, 16384);
   {
