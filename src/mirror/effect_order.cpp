@@ -1,6 +1,7 @@
 #include "redmirror/mirror/effect_order.h"
 
 #include <charconv>
+#include <cstdint>
 #include <unordered_set>
 
 namespace redmirror::mirror {
@@ -46,8 +47,11 @@ void orderBlockingPops(std::vector<SessionMirror*>& sessions) {
   std::vector<SessionMirror*> remaining = std::move(sessions);
   sessions.clear();
   while (!remaining.empty()) {
-    // The first session that no other unplaced move feeds; in a cycle, the first.
-    size_t pick = 0;
+    // The first session that no other unplaced move feeds. In a cycle (circular
+    // BRPOPLPUSH), the client blocked first: Redis serves a key's clients in
+    // the order they blocked, and the push that starts the chain reaches the
+    // first of them.
+    size_t pick = SIZE_MAX;
     for (size_t i = 0; i < remaining.size(); ++i) {
       const Effect* effect = front(remaining[i]);
       bool fed = false;
@@ -61,6 +65,14 @@ void orderBlockingPops(std::vector<SessionMirror*>& sessions) {
       if (!fed) {
         pick = i;
         break;
+      }
+    }
+    if (pick == SIZE_MAX) {
+      pick = 0;
+      for (size_t i = 1; i < remaining.size(); ++i) {
+        const Effect* best = front(remaining[pick]);
+        const Effect* effect = front(remaining[i]);
+        if (effect != nullptr && (best == nullptr || effect->blockedOrder < best->blockedOrder)) pick = i;
       }
     }
     if (const Effect* effect = front(remaining[pick])) {

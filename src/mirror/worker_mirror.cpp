@@ -601,6 +601,7 @@ void WorkerMirror::onCommand(SessionMirror& session, const resp::CommandFrame& f
       effect.args.emplace_back(arg);
     }
     effect.args[0] = info->name;  // lowercase, whatever the client sent
+    effect.blockedOrder = ++blockedCount_;
     if ((effect.args[0] == "blmove" || effect.args[0] == "brpoplpush") && effect.args.size() > 2) {
       effect.pendingMove = PendingMove(pendingMoves_, effect.args[2]);
     }

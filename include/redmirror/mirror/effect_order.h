@@ -22,7 +22,7 @@ const std::string* moveDestination(const Effect& effect);
 std::vector<std::string_view> popSources(const Effect& effect);
 // Reorders `sessions` (those with ready effects this turn) so that a session
 // whose next effect is a move comes before those whose next effect pops from
-// its destination; otherwise the order is kept (in a cycle, the first goes first).
+// its destination; otherwise the order is kept (in a cycle, the one blocked first).
 void orderBlockingPops(std::vector<SessionMirror*>& sessions);
 
 }  // namespace redmirror::mirror

@@ -130,6 +130,7 @@ struct Effect {
   bool ready = false;              // its reply arrived: runs at the end of the turn
   bool dropIfRefused = false;      // kScript: not mirrored when the primary answered an error
   PendingMove pendingMove;         // kBlockingPop moves: counted until answered
+  uint64_t blockedOrder = 0;       // kBlockingPop: when it was sent, among this worker's
   uint64_t heldSinceUs = 0;        // a pop waiting for a move that may have fed it
   EffectReply reply;
 };
@@ -313,6 +314,7 @@ class WorkerMirror {
   std::vector<SessionMirror*> readySessions_;  // sessions with effects to run at the turn's end
   uint64_t sealUs_ = 0;                         // when this turn's end began
   std::shared_ptr<PendingMoves> pendingMoves_ = std::make_shared<PendingMoves>();
+  uint64_t blockedCount_ = 0;  // numbers blocking commands in the order they were sent
   bool reserved_ = false;                       // links hold the others back for this turn's effects
   std::vector<uint32_t> keyPositions_;
   std::vector<uint16_t> keySlots_;

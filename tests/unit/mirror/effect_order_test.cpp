@@ -61,12 +61,17 @@ TEST(EffectOrder, UnrelatedEffectsAndCyclesKeepTheirOrder) {
   const auto before = order;
   orderBlockingPops(order);
   EXPECT_EQ(order, before);
-  // A circular BRPOPLPUSH pair: no order is right for both; nothing is lost.
-  auto cycle = sessionsWith({{"brpoplpush", "a", "b", "5"}, {"brpoplpush", "b", "a", "5"}});
+  // A circular BRPOPLPUSH pair (a -> b blocked first, then b -> a; RPUSH a
+  // serves the first, whose push serves the second): the one blocked first
+  // runs first, whatever order the replies came in.
+  auto cycle = sessionsWith({{"brpoplpush", "b", "a", "5"}, {"brpoplpush", "a", "b", "5"}});
+  cycle[0].effects.front().blockedOrder = 2;
+  cycle[1].effects.front().blockedOrder = 1;
   auto cycleOrder = pointers(cycle);
-  const auto cycleBefore = cycleOrder;
   orderBlockingPops(cycleOrder);
-  EXPECT_EQ(cycleOrder, cycleBefore);
+  ASSERT_EQ(cycleOrder.size(), 2u);
+  EXPECT_EQ(cycleOrder[0], &cycle[1]);
+  EXPECT_EQ(cycleOrder[1], &cycle[0]);
   // A move whose destination is its own source (rotation) does not feed itself.
   auto rotation = sessionsWith({{"blpop", "q", "5"}, {"blmove", "r", "r", "left", "right", "5"}});
   auto rotationOrder = pointers(rotation);
