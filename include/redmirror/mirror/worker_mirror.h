@@ -102,7 +102,7 @@ class PendingMove {
 // group reads) last: a write that served a blocked client (an EXEC with the LPUSH
 // a BRPOP waited for) is answered in the same primary event, and must reach the
 // canary first. Later commands of other clients come after both replies, so
-// after both effects. (Across workers, only time orders them.)
+// after both effects (across workers too: LinkOrder, with the turn's seal).
 struct Effect {
   // kScript: EVAL/EVALSHA/FCALL wait for the primary's answer, and are not
   // mirrored when SCRIPT KILL / FUNCTION KILL stopped them there (a killed

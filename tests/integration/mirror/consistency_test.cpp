@@ -49,8 +49,9 @@ void expectSameData(Rig& s, int maxDb, bool persistAndDigest = true) {
 
 TEST_F(MirrorConsistency, MixedWorkloadAtFullMirroringLeavesCanaryEqual) {
   // One worker: the workload has cross-connection causality (WATCH broken by a
-  // second client, BLPOP served by another's push), which one canary link per
-  // worker keeps in order; across workers only time orders links (README).
+  // second client, BLPOP served by another's push), which one canary link keeps
+  // in order exactly; across workers LinkOrder does, short of a canary starved of
+  // CPU (README), which a CI machine running tests in parallel can be.
   Rig::Options options;
   options.workers = 1;
   Rig s(options);
@@ -375,7 +376,7 @@ TEST_F(MirrorConsistency, StreamClaimsFollowThePrimaryNotTheCanarysIdleTimes) {
 // primary event; on the canary the push must come before the pop, or the pop
 // finds nothing and the job stays behind on the canary.
 TEST_F(MirrorConsistency, TransactionServingABlockedPopReachesTheCanaryFirst) {
-  // One worker: across workers' links only time orders the two effects (README).
+  // One worker: this is about the order of effects on one link (LinkOrder has its own test).
   Rig::Options options;
   options.workers = 1;
   Rig s(options);
