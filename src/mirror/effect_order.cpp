@@ -1,33 +1,30 @@
 #include "redmirror/mirror/effect_order.h"
 
-#include <charconv>
 #include <cstdint>
 #include <unordered_set>
 
 namespace redmirror::mirror {
 
+namespace {
+bool isMove(const Effect& effect) {
+  return effect.kind == Effect::Kind::kBlockingPop && effect.keys.size() == 2 &&
+         (effect.args[0] == "blmove" || effect.args[0] == "brpoplpush");
+}
+}  // namespace
+
 const std::string* moveDestination(const Effect& effect) {
-  if (effect.kind != Effect::Kind::kBlockingPop || effect.args.size() < 4) return nullptr;
-  const std::string& name = effect.args[0];
-  return name == "blmove" || name == "brpoplpush" ? &effect.args[2] : nullptr;
+  return isMove(effect) ? &effect.args[effect.keys[1]] : nullptr;
 }
 
 std::vector<std::string_view> popSources(const Effect& effect) {
   std::vector<std::string_view> keys;
-  if (effect.kind != Effect::Kind::kBlockingPop || effect.args.size() < 3) return keys;
-  const std::string& name = effect.args[0];
-  const auto& args = effect.args;
-  if (name == "blmove" || name == "brpoplpush") {
-    keys.emplace_back(args[1]);
-  } else if (name == "blmpop" || name == "bzmpop") {  // timeout numkeys key...
-    size_t count = 0;
-    const auto [end, ec] = std::from_chars(args[2].data(), args[2].data() + args[2].size(), count);
-    if (ec == std::errc() && end == args[2].data() + args[2].size()) {
-      for (size_t i = 3; i < args.size() && i < 3 + count; ++i) keys.emplace_back(args[i]);
-    }
-  } else if (name == "blpop" || name == "brpop" || name == "bzpopmin" || name == "bzpopmax") {  // key... timeout
-    for (size_t i = 1; i + 1 < args.size(); ++i) keys.emplace_back(args[i]);
+  // Stream group reads are blocking effects too, but nothing moves into a stream.
+  if (effect.kind != Effect::Kind::kBlockingPop || effect.args.empty() || effect.args[0] == "xreadgroup") {
+    return keys;
   }
+  // A move's second key is where it pushes; every other pop's keys are sources.
+  const size_t count = isMove(effect) ? 1 : effect.keys.size();
+  for (size_t i = 0; i < count; ++i) keys.emplace_back(effect.args[effect.keys[i]]);
   return keys;
 }
 

@@ -602,8 +602,9 @@ void WorkerMirror::onCommand(SessionMirror& session, const resp::CommandFrame& f
     }
     effect.args[0] = info->name;  // lowercase, whatever the client sent
     effect.blockedOrder = ++blockedCount_;
-    if ((effect.args[0] == "blmove" || effect.args[0] == "brpoplpush") && effect.args.size() > 2) {
-      effect.pendingMove = PendingMove(pendingMoves_, effect.args[2]);
+    if (!findKeys(*info, args, effect.keys)) effect.keys.clear();
+    if (const std::string* destination = moveDestination(effect)) {
+      effect.pendingMove = PendingMove(pendingMoves_, *destination);
     }
     effect.db = session.db;
     effect.protocol = protocol;

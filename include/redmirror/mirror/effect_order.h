@@ -17,6 +17,8 @@
 namespace redmirror::mirror {
 
 // The key a blocking move pushes into (BLMOVE, BRPOPLPUSH), if `effect` is one.
+// Both read the effect's key positions, found by the command table when the
+// blocking command was sent.
 const std::string* moveDestination(const Effect& effect);
 // The keys a blocking pop effect waits on.
 std::vector<std::string_view> popSources(const Effect& effect);

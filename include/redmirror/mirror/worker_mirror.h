@@ -120,6 +120,7 @@ struct Effect {
   enum class Kind : uint8_t { kSpop, kBlockingPop, kExec, kXadd, kScript, kClaim };
   Kind kind = Kind::kSpop;
   std::vector<std::string> args;   // the command's arguments, args[0] lowercase
+  std::vector<uint32_t> keys;      // kBlockingPop: where its keys are in args (command table)
   std::vector<HeldCommand> held;   // the transaction (kExec)
   std::vector<uint64_t> canaries;  // kSpop, kXadd: ids of the canaries sampled for the key
   uint32_t db = 0;

@@ -12,14 +12,43 @@
 namespace redmirror::mirror {
 namespace {
 
+class Args final : public ArgReader {
+ public:
+  explicit Args(const std::vector<std::string>& args) : args_(args) {}
+  uint32_t argc() const override { return static_cast<uint32_t>(args_.size()); }
+  bool arg(uint32_t index, std::string_view& out) override {
+    if (index >= args_.size()) return false;
+    out = args_[index];
+    return true;
+  }
+
+ private:
+  const std::vector<std::string>& args_;
+};
+
+// A blocking effect as the mirror records it: its arguments, and its key
+// positions from the command table (the built-in one here).
+Effect blockingEffect(const std::vector<std::string>& args) {
+  static const CommandTable table = [] {
+    CommandTable t;
+    t.loadBuiltin();
+    return t;
+  }();
+  Effect effect;
+  effect.kind = Effect::Kind::kBlockingPop;
+  effect.args = args;
+  const CommandInfo* info = table.find(std::string_view(args[0]));
+  Args reader(args);
+  if (info == nullptr || !findKeys(*info, reader, effect.keys)) effect.keys.clear();
+  return effect;
+}
+
 // Sessions whose next effect is the given blocking command, answered (ready).
 std::deque<SessionMirror> sessionsWith(std::initializer_list<std::vector<std::string>> commands) {
   std::deque<SessionMirror> sessions;
   for (const auto& args : commands) {
     SessionMirror& session = sessions.emplace_back();
-    Effect& effect = session.effects.emplace_back();
-    effect.kind = Effect::Kind::kBlockingPop;
-    effect.args = args;
+    Effect& effect = session.effects.emplace_back(blockingEffect(args));
     effect.ready = true;
   }
   return sessions;
@@ -81,21 +110,17 @@ TEST(EffectOrder, UnrelatedEffectsAndCyclesKeepTheirOrder) {
 }
 
 TEST(EffectOrder, SourcesOfEveryBlockingPop) {
-  Effect effect;
-  effect.kind = Effect::Kind::kBlockingPop;
-  effect.args = {"blmpop", "5", "2", "k1", "k2", "left", "count", "3"};
-  EXPECT_EQ(popSources(effect), (std::vector<std::string_view>{"k1", "k2"}));
-  effect.args = {"blmpop", "5", "x2", "k1"};
-  EXPECT_TRUE(popSources(effect).empty());
-  effect.args = {"bzpopmax", "z1", "z2", "0"};
-  EXPECT_EQ(popSources(effect), (std::vector<std::string_view>{"z1", "z2"}));
-  effect.args = {"brpoplpush", "s", "d", "0"};
-  EXPECT_EQ(popSources(effect), (std::vector<std::string_view>{"s"}));
-  ASSERT_NE(moveDestination(effect), nullptr);
-  EXPECT_EQ(*moveDestination(effect), "d");
-  effect.args = {"xreadgroup", "GROUP", "g", "c", "STREAMS", "s", ">"};
-  EXPECT_TRUE(popSources(effect).empty());
-  EXPECT_EQ(moveDestination(effect), nullptr);
+  EXPECT_EQ(popSources(blockingEffect({"blmpop", "5", "2", "k1", "k2", "left", "count", "3"})),
+            (std::vector<std::string_view>{"k1", "k2"}));
+  EXPECT_TRUE(popSources(blockingEffect({"blmpop", "5", "x2", "k1"})).empty());
+  EXPECT_EQ(popSources(blockingEffect({"bzpopmax", "z1", "z2", "0"})), (std::vector<std::string_view>{"z1", "z2"}));
+  const Effect move = blockingEffect({"brpoplpush", "s", "d", "0"});
+  EXPECT_EQ(popSources(move), (std::vector<std::string_view>{"s"}));
+  ASSERT_NE(moveDestination(move), nullptr);
+  EXPECT_EQ(*moveDestination(move), "d");
+  const Effect read = blockingEffect({"xreadgroup", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "s", ">"});
+  EXPECT_TRUE(popSources(read).empty());
+  EXPECT_EQ(moveDestination(read), nullptr);
 }
 
 }  // namespace
