@@ -12,7 +12,8 @@
 # random keys out of 100,000), then prints instructions per request and the
 # K most expensive functions (inclusive of nothing: self cost). With
 # --canary-stopped the canary is SIGSTOPped once the links are up (the
-# isolation case: its budget fills, then commands are dropped). PROXY-ARGS go
+# isolation case: its budget fills, then commands are dropped). KEEP=1 keeps
+# the callgrind output for callgrind_annotate. PROXY-ARGS go
 # to redmirror as they are (e.g. --link-batch-delay-us 500).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,9 +48,10 @@ CANARY_PID=""
 cleanup() {
   [ -n "$CANARY_PID" ] && kill -CONT "$CANARY_PID" 2>/dev/null
   for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
-  rm -rf "$WORK"
+  # KEEP=1 keeps the work directory (callgrind.out) for callgrind_annotate.
+  if [ -n "${KEEP:-}" ]; then echo "callgrind: kept $WORK" >&2; else rm -rf "$WORK"; fi
 }
-[ -n "${KEEP:-}" ] && trap 'for pid in "${PIDS[@]}"; do stop_pid "$pid"; done' EXIT || trap cleanup EXIT
+trap cleanup EXIT
 
 start_redis() {  # start_redis PORT
   redis-server --port "$1" --bind 127.0.0.1 --save '' --appendonly no --daemonize no \
