@@ -92,9 +92,12 @@ void CanaryReport::recordComparison(std::string_view command, const Comparison& 
   if (canaryError) ++data_.canaryErrors;
   data_.primaryLatency.record(primaryMicros);
   data_.canaryLatency.record(canaryMicros);
-  std::string name(command);
-  if (data_.byCommand.size() >= kMaxCommands && data_.byCommand.count(name) == 0) name = "(other)";
-  CommandCounts& counts = data_.byCommand[name];
+  auto found = data_.byCommand.find(command);
+  if (found == data_.byCommand.end()) {
+    const std::string_view name = data_.byCommand.size() >= kMaxCommands ? "(other)" : command;
+    found = data_.byCommand.try_emplace(std::string(name)).first;
+  }
+  CommandCounts& counts = found->second;
   ++counts.compared;
   if (diverged) ++counts.diverged;
 }

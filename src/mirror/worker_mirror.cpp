@@ -292,13 +292,29 @@ WorkerMirror::CanaryRuntime* WorkerMirror::runtimeOf(uint64_t canaryId) {
   return &found->second;
 }
 
+namespace {
+// Empties a slot's string but keeps a small buffer for the next comparison.
+void clearKeepingSmall(std::string& text) {
+  text.clear();
+  if (text.capacity() > 256) text.shrink_to_fit();
+}
+}  // namespace
+
 void WorkerMirror::Comparison::reset() {
-  // The request sample is the one copy long enough to need the heap.
-  std::string kept = std::move(request);
-  kept.clear();
-  if (kept.capacity() > 256) kept.shrink_to_fit();
-  *this = Comparison{};
-  request = std::move(kept);
+  // Field by field: a slot is reused for every sampled command, and rebuilding
+  // it whole would free and reallocate its four strings each time.
+  next = 0;
+  refs = 0;
+  hasPrimary = hasCanary = lost = primaryError = canaryError = false;
+  canaryId = keyHash = 0;
+  db = 0;
+  startedUs = primaryUs = canaryUs = 0;
+  command.clear();
+  clearKeepingSmall(request);
+  rules = diff::CompareRules{};
+  clearKeepingSmall(primary);
+  clearKeepingSmall(canary);
+  charged = 0;
 }
 
 uint32_t WorkerMirror::newComparison(uint64_t canaryId) {
@@ -310,8 +326,7 @@ uint32_t WorkerMirror::newComparison(uint64_t canaryId) {
     id = static_cast<uint32_t>(comparisons_.size());
     comparisons_.emplace_back();
   }
-  Comparison& comparison = comparisons_[id];
-  comparison.reset();
+  Comparison& comparison = comparisons_[id];  // fresh: reset when released
   comparison.refs = 2;
   comparison.canaryId = canaryId;
   return id;
@@ -458,9 +473,10 @@ void WorkerMirror::onCommand(SessionMirror& session, const resp::CommandFrame& f
   if (info != nullptr && info->singleKey && !session.inMulti && !frame.isInline && frame.args.size() > 1) {
     // Most commands: one key, unsampled by every canary at low percentages.
     // Nothing else of the work below applies to them (no counter, no state).
-    std::string_view key;
+    // A short key is in the frame's capture already (no stream lookup).
+    std::string_view key = frame.captured[1].view();
     const resp::ArgRef& ref = frame.args[1];
-    if (window.view(ref.offset, ref.offset + ref.length, key)) {
+    if (frame.captured[1].complete || window.view(ref.offset, ref.offset + ref.length, key)) {
       const uint16_t slot = keySlot(key);
       bool sampled = false;
       for (const CanarySettings& canary : settings.canaries) {
@@ -757,7 +773,7 @@ void WorkerMirror::onCommand(SessionMirror& session, const resp::CommandFrame& f
     if (comparable && all) {
       comparison = newComparison(canary.id);
       Comparison& record = comparisons_[comparison];
-      record.command = std::string(name.view());
+      record.command.assign(name.view());
       record.rules = info->compareRules;
       record.rules.ttlToleranceMs = settings.ttlToleranceMs;
       record.keyHash = keyHashes_.empty() ? 0 : keyHashes_.front();
@@ -982,20 +998,20 @@ void WorkerMirror::onReply(SessionMirror& session, const proxy::PendingCommand& 
     if (reply.isError()) session.transactionRefusable = true;
   }
   if (pending.comparison != 0) {
-    std::string bytes;
-    const bool kept = settings_ && reply.end - reply.begin <= settings_->maxComparedReplyBytes &&
-                      window.copy(reply.begin, reply.end, bytes);
+    const uint64_t size = reply.end - reply.begin;
+    const bool fits = settings_ && size <= settings_->maxComparedReplyBytes;
+    const uint64_t nowUs = uv_hrtime() / 1000;
     for (uint32_t id = pending.comparison; id != 0;) {
       Comparison& comparison = comparisons_[id];
       const uint32_t next = comparison.next;
-      if (kept && charge(comparison, bytes.size())) {
-        comparison.primaryUs = uv_hrtime() / 1000 - comparison.startedUs;
+      // Straight into the slot (one copy per canary comparing it; usually one).
+      if (fits && charge(comparison, size) && window.copy(reply.begin, reply.end, comparison.primary)) {
+        comparison.primaryUs = nowUs - comparison.startedUs;
         comparison.hasPrimary = true;
-        comparison.primary = bytes;
         comparison.primaryError = reply.isError();
       } else {
         comparison.lost = true;
-        if (CanaryCounters* c = counters(comparison.canaryId)) bump(kept ? c->dropped_queue_full : c->dropped_oversize);
+        if (CanaryCounters* c = counters(comparison.canaryId)) bump(fits ? c->dropped_queue_full : c->dropped_oversize);
       }
       release(id);
       id = next;

@@ -66,7 +66,7 @@ struct ReportData {
   uint64_t canaryErrors = 0;
   LatencyHistogram primaryLatency;
   LatencyHistogram canaryLatency;
-  std::map<std::string, CommandCounts> byCommand;
+  std::map<std::string, CommandCounts, std::less<>> byCommand;  // found by string_view: no copy per comparison
   std::deque<DivergenceSample> samples;  // newest last
 
   void merge(const ReportData& other, size_t maxSamples);

@@ -68,6 +68,33 @@ TEST(KeySlot, HashTags) {
   EXPECT_EQ(keySlot("}{x}"), keySlot("x"));
 }
 
+// The one-pass slot (hash and brace search together, eight bytes at a time)
+// against Redis's rule written out plainly, with braces at every position
+// around the 8-byte steps.
+TEST(KeySlot, OnePassEqualsRedisRuleAtEveryBracePosition) {
+  auto redisRule = [](std::string_view key) {
+    const size_t open = key.find('{');
+    if (open != std::string_view::npos) {
+      const size_t close = key.find('}', open + 1);
+      if (close != std::string_view::npos && close != open + 1) key = key.substr(open + 1, close - open - 1);
+    }
+    return static_cast<uint16_t>(crc16(key) & 16383);
+  };
+  std::mt19937 rng(11);
+  for (size_t length = 0; length <= 40; ++length) {
+    for (size_t open = 0; open <= length; ++open) {
+      for (int round = 0; round < 4; ++round) {
+        std::string key(length, '\0');
+        for (char& c : key) c = static_cast<char>('a' + rng() % 26);
+        if (open < length) key[open] = '{';
+        if (round > 0 && length > 0) key[rng() % length] = '}';
+        if (round == 3 && length > 0) key[rng() % length] = static_cast<char>('{' ^ 0x80);  // near miss
+        ASSERT_EQ(keySlot(key), redisRule(key)) << "key '" << key << "'";
+      }
+    }
+  }
+}
+
 // keySlot against CLUSTER KEYSLOT of a real cluster-enabled redis-server.
 TEST(KeySlot, MatchesRealRedisClusterKeyslot) {
   testing::RedisServer server({"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"});
