@@ -92,14 +92,21 @@ void CanaryReport::recordComparison(std::string_view command, const Comparison& 
   if (canaryError) ++data_.canaryErrors;
   data_.primaryLatency.record(primaryMicros);
   data_.canaryLatency.record(canaryMicros);
-  auto found = data_.byCommand.find(command);
-  if (found == data_.byCommand.end()) {
-    const std::string_view name = data_.byCommand.size() >= kMaxCommands ? "(other)" : command;
-    found = data_.byCommand.try_emplace(std::string(name)).first;
+  CommandCounts* counts = lastCounts_;
+  if (counts == nullptr || lastCommand_ != command) {
+    auto found = data_.byCommand.find(command);
+    if (found == data_.byCommand.end()) {
+      const std::string_view name = data_.byCommand.size() >= kMaxCommands ? "(other)" : command;
+      found = data_.byCommand.try_emplace(std::string(name)).first;
+    }
+    counts = &found->second;
+    // Only a command counted under its own name is cached ("(other)" is not its key).
+    const bool own = found->first == command;
+    lastCounts_ = own ? counts : nullptr;
+    lastCommand_ = own ? std::string_view(found->first) : std::string_view();
   }
-  CommandCounts& counts = found->second;
-  ++counts.compared;
-  if (diverged) ++counts.diverged;
+  ++counts->compared;
+  if (diverged) ++counts->diverged;
 }
 
 void CanaryReport::recordSample(DivergenceSample sample) {
@@ -121,6 +128,8 @@ ReportData CanaryReport::snapshot() const {
 void CanaryReport::reset() {
   std::lock_guard<std::mutex> lock(mutex_);
   data_ = ReportData{};
+  lastCounts_ = nullptr;
+  lastCommand_ = {};
 }
 
 // ---------------------------------------------------------------- redaction

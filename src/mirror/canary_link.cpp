@@ -185,6 +185,7 @@ void CanaryLink::onClosed(net::TcpStream& /*stream*/) {}
 
 void CanaryLink::onData(net::TcpStream& stream, net::Chunk* chunk, uint32_t offset, uint32_t length) {
   if (&stream != stream_.get()) return;
+  owner_.newEvent();
   if (CanaryCounters* counters = owner_.counters(canaryId_)) bump(counters->link_reads);
   replies_.append(readOffset_, chunk, offset, length);
   readOffset_ += length;

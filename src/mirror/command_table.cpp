@@ -699,9 +699,7 @@ bool findKeys(const CommandInfo& info, ArgReader& args, std::vector<uint32_t>& p
   positions.clear();
   const uint32_t argc = args.argc();
   if (argc == 0) return false;
-  // A wrong argument count gets an error from Redis and has no effect.
-  if (info.arity > 0 && argc != static_cast<uint32_t>(info.arity)) return false;
-  if (info.arity < 0 && argc < static_cast<uint32_t>(-info.arity)) return false;
+  if (!info.acceptsArgc(argc)) return false;
 
   switch (info.keyRule) {
     case KeyRule::kNone:

@@ -32,6 +32,11 @@ class FrameArgs final : public ArgReader {
       return true;
     }
     if (index >= frame_.args.size()) return false;
+    // The first arguments after the name are usually in the frame's capture.
+    if (index > 0 && index < resp::kCapturedArgs && frame_.captured[index].complete) {
+      out = frame_.captured[index].view();
+      return true;
+    }
     const resp::ArgRef& ref = frame_.args[index];
     if (window_.view(ref.offset, ref.offset + ref.length, out)) return true;
     scratch_.clear();
@@ -220,6 +225,7 @@ void WorkerMirror::apply(std::shared_ptr<const MirrorSettings> settings) {
   if (settings_) batcher_.configure(settings_->linkBatchDelayUs, settings_->linkBatchBytes);
   active_ = settings_ && settings_->anyActive() && settings_->commands && settings_->sampler;
   std::unordered_map<uint64_t, CanaryRuntime> next;
+  lastRuntime_ = nullptr;  // the runtimes move
   if (settings_) {
     for (const CanarySettings& canary : settings_->canaries) {
       auto existing = runtimes_.find(canary.id);
@@ -244,6 +250,7 @@ void WorkerMirror::apply(std::shared_ptr<const MirrorSettings> settings) {
     }
   }
   runtimes_ = std::move(next);
+  lastRuntime_ = nullptr;
 }
 
 const CanarySettings* WorkerMirror::canary(uint64_t id) const {
@@ -287,9 +294,12 @@ class ValueArgs final : public ArgReader {
 }  // namespace
 
 WorkerMirror::CanaryRuntime* WorkerMirror::runtimeOf(uint64_t canaryId) {
+  // Each comparison asks several times for the same canary's runtime.
+  if (lastRuntime_ != nullptr && lastRuntime_->id == canaryId) return lastRuntime_;
   auto found = runtimes_.find(canaryId);
   if (found == runtimes_.end()) return nullptr;
-  return &found->second;
+  lastRuntime_ = &found->second;
+  return lastRuntime_;
 }
 
 namespace {
@@ -337,8 +347,8 @@ void WorkerMirror::release(uint32_t id) {
   if (--comparison.refs > 0) return;
   resolve(id);
   if (comparison.charged != 0) {
-    if (auto runtime = runtimes_.find(comparison.canaryId); runtime != runtimes_.end()) {
-      runtime->second.comparisonBytes -= std::min(runtime->second.comparisonBytes, comparison.charged);
+    if (CanaryRuntime* runtime = runtimeOf(comparison.canaryId)) {
+      runtime->comparisonBytes -= std::min(runtime->comparisonBytes, comparison.charged);
     }
   }
   comparison.reset();
@@ -461,30 +471,41 @@ void WorkerMirror::recordSample(Comparison& comparison, const diff::Comparison& 
   settings->counters->reports[workerIndex_].recordSample(std::move(sample));
 }
 
+inline bool WorkerMirror::unsampledSingleKey(const CommandInfo& info, const SessionMirror& session,
+                                             const resp::CommandFrame& frame, const net::StreamWindow& window,
+                                             int& slot) const {
+  if (!info.singleKey || session.inMulti || frame.isInline || frame.args.size() < 2) return false;
+  // A short key is in the frame's capture already (no stream lookup).
+  std::string_view key = frame.captured[1].view();
+  const resp::ArgRef& ref = frame.args[1];
+  if (!frame.captured[1].complete && !window.view(ref.offset, ref.offset + ref.length, key)) return false;
+  slot = keySlot(key);
+  for (const CanarySettings& canary : settings_->canaries) {
+    if (canary.percentHundredths > 0 && settings_->sampler->sampled(slot, canary.percentHundredths)) return false;
+  }
+  return true;
+}
+
 void WorkerMirror::onCommand(SessionMirror& session, const resp::CommandFrame& frame,
                              proxy::PendingCommand* pending, const net::StreamWindow& window,
                              int protocol) {
   if (!active_ || session.quit) return;
+  // Unknown to the primary's table: the primary refuses it, the canary need not see it.
+  const CommandInfo* info = settings_->commands->find(frame.captured[0]);
+  // Most commands: one key, unsampled by every canary at low percentages.
+  // Nothing else of the work below applies to them (no counter, no state), and
+  // they leave before the full path's frame is set up.
+  int slot = -1;
+  if (info != nullptr && unsampledSingleKey(*info, session, frame, window, slot)) return;
+  mirrorCommand(session, frame, info, pending, window, protocol, slot);
+}
+
+void WorkerMirror::mirrorCommand(SessionMirror& session, const resp::CommandFrame& frame,
+                                 const CommandInfo* info, proxy::PendingCommand* pending,
+                                 const net::StreamWindow& window, int protocol, int singleKeySlot) {
   const MirrorSettings& settings = *settings_;
   const resp::Capture& name = frame.captured[0];
-  // Unknown to the primary's table: the primary refuses it, the canary need not see it.
-  const CommandInfo* info = settings.commands->find(name);
   const Special special = info != nullptr ? info->special : Special::kNone;
-  if (info != nullptr && info->singleKey && !session.inMulti && !frame.isInline && frame.args.size() > 1) {
-    // Most commands: one key, unsampled by every canary at low percentages.
-    // Nothing else of the work below applies to them (no counter, no state).
-    // A short key is in the frame's capture already (no stream lookup).
-    std::string_view key = frame.captured[1].view();
-    const resp::ArgRef& ref = frame.args[1];
-    if (frame.captured[1].complete || window.view(ref.offset, ref.offset + ref.length, key)) {
-      const uint16_t slot = keySlot(key);
-      bool sampled = false;
-      for (const CanarySettings& canary : settings.canaries) {
-        sampled = sampled || (canary.percentHundredths > 0 && settings.sampler->sampled(slot, canary.percentHundredths));
-      }
-      if (!sampled) return;
-    }
-  }
   if (special == Special::kQuit || (info == nullptr && name.is("quit"))) {
     // Redis closes after answering QUIT: what the client pipelined after it never runs.
     session.quit = true;
@@ -633,7 +654,11 @@ void WorkerMirror::onCommand(SessionMirror& session, const resp::CommandFrame& f
   // written-keys filter) only once some canary samples the command.
   keySlots_.clear();
   keyHashes_.clear();
-  if (!broadcast && !info->wholeKeyspace) {
+  if (!broadcast && !info->wholeKeyspace && singleKeySlot >= 0 && info->acceptsArgc(frame.argc)) {
+    // The fast path found the one key (argument 1) and its slot already.
+    keyPositions_.assign(1, 1);
+    keySlots_.push_back(static_cast<uint16_t>(singleKeySlot));
+  } else if (!broadcast && !info->wholeKeyspace) {
     keyPositions_.clear();
     if (!findKeys(*info, args, keyPositions_)) {
       // Malformed arguments: inside MULTI the primary refuses it and aborts EXEC.
@@ -778,7 +803,7 @@ void WorkerMirror::onCommand(SessionMirror& session, const resp::CommandFrame& f
       record.rules.ttlToleranceMs = settings.ttlToleranceMs;
       record.keyHash = keyHashes_.empty() ? 0 : keyHashes_.front();
       record.db = session.db;
-      record.startedUs = uv_hrtime() / 1000;
+      record.startedUs = eventNowUs();
       if (frame.isInline) {
         std::vector<std::string_view> inlineArgs(frame.inlineArgs.begin(), frame.inlineArgs.end());
         record.request = resp::encodeCommand(inlineArgs);
@@ -1000,7 +1025,7 @@ void WorkerMirror::onReply(SessionMirror& session, const proxy::PendingCommand& 
   if (pending.comparison != 0) {
     const uint64_t size = reply.end - reply.begin;
     const bool fits = settings_ && size <= settings_->maxComparedReplyBytes;
-    const uint64_t nowUs = uv_hrtime() / 1000;
+    const uint64_t nowUs = eventNowUs();
     for (uint32_t id = pending.comparison; id != 0;) {
       Comparison& comparison = comparisons_[id];
       const uint32_t next = comparison.next;
@@ -1060,6 +1085,7 @@ bool WorkerMirror::waitsForMove(SessionMirror& session, uint64_t nowUs) {
 
 void WorkerMirror::sealTurn() {
   sealUs_ = uv_hrtime() / 1000;
+  eventUs_ = sealUs_;  // what the turn's end mirrors is stamped with its start
   reserved_ = !readySessions_.empty();
   for (auto& [id, runtime] : runtimes_) {
     for (auto& link : runtime.links) link->seal(sealUs_, reserved_);
@@ -1161,7 +1187,7 @@ void WorkerMirror::onCanaryReply(uint32_t id, const net::StreamWindow& window, u
   Comparison& comparison = comparisons_[id];
   if (settings_ && end - begin <= settings_->maxComparedReplyBytes && charge(comparison, end - begin) &&
       window.copy(begin, end, comparison.canary)) {
-    const uint64_t nowUs = uv_hrtime() / 1000;
+    const uint64_t nowUs = eventNowUs();
     comparison.canaryUs = sentUs != 0 && sentUs <= nowUs ? nowUs - sentUs : nowUs - comparison.startedUs;
     comparison.hasCanary = true;
     comparison.canaryError = isError;
@@ -1375,6 +1401,7 @@ void WorkerMirror::shutdown() {
     }
   }
   runtimes_.clear();
+  lastRuntime_ = nullptr;
   if (repair_) repair_->shutdown();
   batcher_.close();
   std::erase_if(retiring_, [](const std::unique_ptr<CanaryLink>& link) { return link->fullyClosed(); });

@@ -41,6 +41,7 @@ void Session::start(uv_stream_t* server) {
 
 void Session::onData(net::TcpStream& stream, net::Chunk* chunk, uint32_t offset, uint32_t length) {
   const std::span<const char> bytes(chunk->data() + offset, length);
+  mirror_.newEvent();
   // Forward first: observing and mirroring come after the primary's bytes are queued.
   if (&stream == &client_) {
     bump(worker_.stats().client_bytes, length);

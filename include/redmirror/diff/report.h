@@ -88,6 +88,9 @@ class CanaryReport {
  private:
   mutable std::mutex mutex_;
   ReportData data_;
+  // The counts of the command compared last: most comparisons repeat it.
+  CommandCounts* lastCounts_ = nullptr;
+  std::string_view lastCommand_;  // the key of lastCounts_'s map node
 };
 
 // How reports show keys and values (Principle 5: safe by default).

@@ -87,6 +87,10 @@ struct CommandInfo {
 
   bool isWrite() const { return (flags & kFlagWrite) != 0; }
   bool isBlocking() const { return (flags & kFlagBlocking) != 0; }
+  // A wrong argument count gets an error from Redis and has no effect.
+  bool acceptsArgc(uint32_t argc) const {
+    return arity > 0 ? argc == static_cast<uint32_t>(arity) : argc >= static_cast<uint32_t>(-arity);
+  }
 };
 
 // Reads argument i (0 = command name) of the command being decided; the view is

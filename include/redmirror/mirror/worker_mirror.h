@@ -200,6 +200,10 @@ class WorkerMirror {
   // How long a pop waits for the answer of a move that may have fed it.
   static constexpr uint64_t kMoveWaitUs = 2000;
   uint64_t sealUs() const { return sealUs_; }
+  // A read callback begins: the time stamps of what it frames are taken once,
+  // when first needed (a clock read costs as much as the rest of a small
+  // comparison's bookkeeping on some machines).
+  void newEvent() { eventUs_ = 0; }
   // End of a loop turn: effects whose reply arrived run, then links whose batch
   // is due are written.
   void onTurnEnd();
@@ -259,6 +263,17 @@ class WorkerMirror {
     uint64_t comparisonBytes = 0;  // replies kept while waiting for the other side
   };
 
+  // The data path's first question: a single-key command whose key no canary
+  // samples (most commands at low percentages) needs nothing more.
+  // `slot` is set to the key's slot once computed (-1 stays: no single key).
+  [[gnu::always_inline]] bool unsampledSingleKey(const CommandInfo& info, const SessionMirror& session,
+                                                const resp::CommandFrame& frame, const net::StreamWindow& window,
+                                                int& slot) const;
+  // Everything else: state replay, sampling of every key, effects, dispatch.
+  // Kept out of line so that the common case does not pay for its frame.
+  [[gnu::noinline]] void mirrorCommand(SessionMirror& session, const resp::CommandFrame& frame,
+                                       const CommandInfo* info, proxy::PendingCommand* pending,
+                                       const net::StreamWindow& window, int protocol, int singleKeySlot);
   uint32_t newComparison(uint64_t canaryId);
   CanaryRuntime* runtimeOf(uint64_t canaryId);
   void warm(const Comparison& comparison);
@@ -313,7 +328,13 @@ class WorkerMirror {
   std::vector<Comparison> comparisons_{1};  // id 0 means "none"
   std::vector<uint32_t> freeComparisons_;
   std::vector<SessionMirror*> readySessions_;  // sessions with effects to run at the turn's end
+  CanaryRuntime* lastRuntime_ = nullptr;  // runtimeOf's last answer (runtimes_ nodes; reset when they move)
   uint64_t sealUs_ = 0;                         // when this turn's end began
+  uint64_t eventUs_ = 0;                        // the current read callback's time, 0 until read
+  uint64_t eventNowUs() {
+    if (eventUs_ == 0) eventUs_ = uv_hrtime() / 1000;
+    return eventUs_;
+  }
   std::shared_ptr<PendingMoves> pendingMoves_ = std::make_shared<PendingMoves>();
   uint64_t blockedCount_ = 0;  // numbers blocking commands in the order they were sent
   bool reserved_ = false;                       // links hold the others back for this turn's effects
