@@ -14,9 +14,13 @@
 # /proc/PID/stat) and system calls per request (strace -c -f -p PID over one
 # extra, untimed run per proxy mode).
 # With --mirror (the default; --no-mirror skips it) a second redis-server is the
-# canary c1 and four more proxies run, one per mode, in the same rounds:
-# mirror-off (c1 at 0%), mirror-10, mirror-100, canary-stopped (10%, canary
-# SIGSTOPped during each of its runs). GET/SET with -r 100000 random keys, so
+# canary c1 and five more proxies run, one per mode, in the same rounds:
+# mirror-off (c1 at 0%), mirror-10, mirror-100, canary-stopping (10%, canary
+# SIGSTOPped as each of its runs starts: the proxy mirrors as to a healthy
+# canary until the reply timeout shows the canary is gone, and queues up to
+# its budget) and canary-stopped (10%, canary SIGSTOPped and each run started
+# once the proxy's links to it are down: the stopped state itself). GET/SET
+# with -r 100000 random keys, so
 # that sampling by slot applies. Reported beside mirror-off: throughput, p50/p99
 # (50 clients), proxy CPU per request, peak RSS (VmHWM, one process per mode),
 # counters from the admin socket (CANARY LIST), the canary links' own system
@@ -155,7 +159,7 @@ start_proxy() {  # start_proxy MODE [extra redmirror flags...]
 }
 
 declare -A ADMIN
-MIRROR_MODES=(mirror-off mirror-10 mirror-100 canary-stopped)
+MIRROR_MODES=(mirror-off mirror-10 mirror-100 canary-stopping canary-stopped)
 percent_of() { case "$1" in mirror-off) echo 0 ;; mirror-100) echo 100 ;; *) echo 10 ;; esac; }
 start_mirror_proxy() {  # start_mirror_proxy MODE: a proxy of its own with the canary c1 at the mode's percentage
   local mode=$1
@@ -171,6 +175,17 @@ canary_counters() {
   redis-cli -s "${ADMIN[$1]}" CANARY LIST 2>/dev/null \
     | jq -r '.[] | select(.name == "c1") | [.mirrored, .compared, .matched, .diverged, ([.dropped[]] | add // 0), .links_up,
              ((.link_writes // 0) + (.link_reads // 0))] | @tsv' 2>/dev/null
+}
+# With the canary stopped, sends sampled traffic through MODE's proxy until its
+# links to the canary are down (the reply timeout, 2 s by default, has expired).
+await_links_down() {
+  local mode=$1 i
+  for i in $(seq 1 40); do
+    [ "$(canary_counters "$mode" | cut -f6)" = 0 ] && return 0
+    redis-benchmark -h 127.0.0.1 -p "${PPORT[$mode]}" -c 5 -n 2000 -t set -d "$VALUE_SIZE" -r "$KEYSPACE" -q >/dev/null 2>&1 || true
+    sleep 0.25
+  done
+  die "$mode: the proxy's links to the stopped canary are still up after 10 s: $(canary_counters "$mode")"
 }
 vm_hwm_kib() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
 
@@ -229,18 +244,21 @@ bench_once() {   # bench_once WORKLOAD MODE ROUND TEST PIPELINE CLIENTS N [KEYSP
   [ "$mode" != direct ] && ppid=${PPID_OF[$mode]}
   [ -n "$keyspace" ] && rargs=(-r "$keyspace")
   c=$(busy_compilers); [ "${c:-0}" -gt "$MAX_COMPILERS" ] && MAX_COMPILERS=$c
+  case $mode in
+    canary-stopping) kill -STOP "$CANARY_PID" ;;
+    canary-stopped) kill -STOP "$CANARY_PID"; await_links_down "$mode" ;;
+  esac
   if [ -n "$admin" ]; then
     m0=$(canary_counters "$mode"); [ -n "$m0" ] || die "$mode: no counters from the admin socket"
     k0=$(cpu_ticks "$CANARY_PID")
   fi
-  [ "$mode" = canary-stopped ] && kill -STOP "$CANARY_PID"
   [ -n "$ppid" ] && p0=$(cpu_ticks "$ppid")
   r0=$(cpu_ticks "$REDIS_PID")
   timeout "$RUN_TIMEOUT" redis-benchmark -h 127.0.0.1 -p "$port" -c "$clients" -P "$pipe" \
     -t "$test" -d "$VALUE_SIZE" -n "$n" "${rargs[@]}" --csv >"$out" 2>"$err" || rc=$?
   r1=$(cpu_ticks "$REDIS_PID")
   [ -n "$ppid" ] && kill -0 "$ppid" 2>/dev/null && p1=$(cpu_ticks "$ppid")
-  if [ "$mode" = canary-stopped ]; then
+  if [ "$mode" = canary-stopping ] || [ "$mode" = canary-stopped ]; then
     kill -CONT "$CANARY_PID"
     sleep 0.5   # let the canary work off what was queued for it, away from the next run
   fi
@@ -375,7 +393,7 @@ REPORT="$WORK/report.md"
   echo "- $(redis-server --version | cut -d' ' -f1-3), $(redis-benchmark --version 2>/dev/null | head -1 || echo redis-benchmark)"
   echo "- redmirror $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet HEAD -- src include 2>/dev/null || echo ' (+ uncommitted changes)') (binary $BIN), --workers 1, not pinned; redis-benchmark, Redis and the proxy share the CPUs"
   echo "- $ROUNDS interleaved round(s) (direct, no-observe, observe per workload); $CLIENTS clients, ${VALUE_SIZE}-byte values; n = $N_P1 (P1), $N_P16 (P16), $N_LAT (1 client); ${ELAPSED}s"
-  [ "$MIRROR" -eq 1 ] && echo "- mirror modes (same rounds): mirror-off, mirror-10, mirror-100, canary-stopped, each its own proxy with canary c1 (a second redis-server)${MIRROR_ARGS:+, extra flags: $MIRROR_ARGS}; GET/SET with -r $KEYSPACE; n = $N_M_P1 (P1), $N_M_P16 (P16)"
+  [ "$MIRROR" -eq 1 ] && echo "- mirror modes (same rounds): mirror-off, mirror-10, mirror-100, canary-stopping, canary-stopped, each its own proxy with canary c1 (a second redis-server)${MIRROR_ARGS:+, extra flags: $MIRROR_ARGS}; GET/SET with -r $KEYSPACE; n = $N_M_P1 (P1), $N_M_P16 (P16)"
   echo "- load average before: $LOAD_BEFORE; most compiler processes seen at a run start: $MAX_COMPILERS$([ "$MAX_COMPILERS" -gt 0 ] && echo ' (figures are noisy)')"
   echo "- redmirror on SIGTERM: ${SHUTDOWN%; }"
   echo
@@ -468,7 +486,7 @@ FILENAME == ARGV[1] {   # mirror runs
 FILENAME == ARGV[2] { pct[$1] = $2; h0[$1] = $3; h1[$1] = $4; next }
 { sc[$1 "|" $2] = $3; rq[$1 "|" $2] = $4; mi[$1 "|" $2] = $5 }
 END {
-  nw = split("R-P1-SET R-P1-GET R-P16-SET R-P16-GET", wls, " "); nm = split("mirror-off mirror-10 mirror-100 canary-stopped", ms, " ")
+  nw = split("R-P1-SET R-P1-GET R-P16-SET R-P16-GET", wls, " "); nm = split("mirror-off mirror-10 mirror-100 canary-stopping canary-stopped", ms, " ")
   print "### Mirroring: canary c1 beside mirror-off (GET/SET, random keys, 50 clients)" >> report; print "" >> report
   print "*/ mirror-off* is the ratio of the medians; *paired* the median of each round'"'"'s ratio to the mirror-off run of the same round (runs minutes apart see different machine noise; a round'"'"'s runs are adjacent)." >> report; print "" >> report
   print "| workload | mode | rps (median) | min-max | / mirror-off | paired | p50 ms | p99 ms | proxy CPU us/req | / mirror-off | canary CPU us/req | mirrored/req | dropped/req | link syscalls/mirrored |" >> report
@@ -517,10 +535,12 @@ END {
   row("canary-stopped throughput >= 0.95 x mirror-off", "canary-stopped", "rr", 0.95, 1)
   row("(the same two, paired by round) mirror-10 >= 0.90 x mirror-off", "mirror-10", "pr", 0.90, 1)
   row("(paired by round) canary-stopped >= 0.95 x mirror-off", "canary-stopped", "pr", 0.95, 1)
-  g = (h1["canary-stopped"] - h1["mirror-10"]) / 1024
-  printf "| canary-stopped memory flat: VmHWM - mirror-10 VmHWM <= 16 MiB | %+.1f MiB (%.1f -> %.1f MiB over its runs) | %s |\n", g,
-    h0["canary-stopped"] / 1024, h1["canary-stopped"] / 1024, check(g <= 16) >> report
-  printf "| canary-stopped memory bounded: VmHWM - mirror-10 VmHWM <= queue budget (%d MiB) + 16 MiB | %+.1f MiB | %s |\n", budget, g, check(g <= budget + 16) >> report
+  for (j = 4; j <= 5; j++) {
+    m = ms[j]; g = (h1[m] - h1["mirror-10"]) / 1024
+    printf "| %s memory flat: VmHWM - mirror-10 VmHWM <= 16 MiB | %+.1f MiB (%.1f -> %.1f MiB over its runs) | %s |\n", m, g,
+      h0[m] / 1024, h1[m] / 1024, check(g <= 16) >> report
+    printf "| %s memory bounded: VmHWM - mirror-10 VmHWM <= queue budget (%d MiB) + 16 MiB | %+.1f MiB | %s |\n", m, budget, g, check(g <= budget + 16) >> report
+  }
   row("mirror-100 proxy CPU/req <= 2.5 x mirror-off", "mirror-100", "cr", 2.5, 0)
   for (j = 2; j <= 3; j++) {
     s = ""; ok = 1; n = 0

@@ -119,14 +119,9 @@ void CanaryLink::onConnected(net::TcpStream& stream, int status) {
   }
   const CanarySettings* canary = settings();
   if (canary == nullptr) return;
-  state_ = State::kUp;
+  state_ = State::kHandshake;
   stream_->tune();
   stream_->startReading();
-  if (CanaryCounters* counters = owner_.counters(canaryId_)) {
-    bump(counters->reconnects);
-    counters->links_up.store(counters->links_up.load(std::memory_order_relaxed) + 1,
-                             std::memory_order_relaxed);
-  }
   if (!canary->password.empty()) {
     std::vector<std::string_view> auth{"AUTH"};
     if (!canary->username.empty()) auth.push_back(canary->username);
@@ -135,10 +130,26 @@ void CanaryLink::onConnected(net::TcpStream& stream, int status) {
     expect(Pending{Expect::kAuth, 0});
     markQueued();
   }
-  // The back-off is reset by the first good reply, not by the connect: a stopped
-  // canary still accepts connections into its backlog.
+  // Up (and the back-off reset) at the answer, not at the connect: a stopped
+  // canary still accepts connections into its backlog, and mirroring into it
+  // would cost as much as into a healthy one until the reply timeout.
+  writeInternal("*1\r\n$4\r\nPING\r\n");
+  expect(Pending{Expect::kHandshake, 0});
+  markQueued();
+}
+
+void CanaryLink::onHandshakeDone() {
+  state_ = State::kUp;
+  backoffMs_ = 0;
+  if (CanaryCounters* counters = owner_.counters(canaryId_)) {
+    bump(counters->reconnects);
+    counters->links_up.store(counters->links_up.load(std::memory_order_relaxed) + 1,
+                             std::memory_order_relaxed);
+  }
   owner_.onLinkConnected(canaryId_);
-  spdlog::debug("canary {} link {} connected", canary->name, index_);
+  if (const CanarySettings* canary = settings()) {
+    spdlog::debug("canary {} link {} connected", canary->name, index_);
+  }
 }
 
 void CanaryLink::fail(const char* why, bool timedOut) {
@@ -154,7 +165,10 @@ void CanaryLink::fail(const char* why, bool timedOut) {
   clearMarks();
   for (const Pending& pending : lost) {
     if (pending.retry != 0) owner_.dropRetry(pending.retry);
-    if (pending.expect == Expect::kAuth || pending.expect == Expect::kInternal) continue;
+    if (pending.expect == Expect::kAuth || pending.expect == Expect::kHandshake ||
+        pending.expect == Expect::kInternal) {
+      continue;
+    }
     if (counters != nullptr) bump(timedOut ? counters->dropped_timeout : counters->dropped_disconnected);
     if (pending.comparison != 0) owner_.onCanaryLost(pending.comparison);
   }
@@ -203,7 +217,7 @@ void CanaryLink::onData(net::TcpStream& stream, net::Chunk* chunk, uint32_t offs
 
 void CanaryLink::onReply(const resp::ReplyFrame& frame) {
   lastReplyEnd_ = frame.end;
-  if (frame.isPush() || state_ != State::kUp) return;
+  if (frame.isPush() || (state_ != State::kUp && state_ != State::kHandshake)) return;
   if (pending_.empty()) {
     if (CanaryCounters* counters = owner_.counters(canaryId_)) bump(counters->protocol_errors);
     fail("the canary sent a reply nobody asked for", false);
@@ -217,12 +231,20 @@ void CanaryLink::onReply(const resp::ReplyFrame& frame) {
     if (frame.isError()) {
       if (counters != nullptr) bump(counters->auth_failures);
       fail("AUTH refused by the canary", false);
-      return;
     }
-    backoffMs_ = 0;
     return;
   }
-  backoffMs_ = 0;
+  if (pending.expect == Expect::kHandshake) {
+    if (frame.isError()) {
+      // NOAUTH (no credentials configured for a canary that needs them),
+      // LOADING...: nothing mirrored would be answered either.
+      const std::string why = "the canary answered PING with " + std::string(frame.top.text.view());
+      fail(why.c_str(), false);
+      return;
+    }
+    onHandshakeDone();
+    return;
+  }
   if (pending.retry != 0) {
     const bool noscript = frame.isError() && frame.top.text.view().starts_with("NOSCRIPT");
     if (owner_.onScriptReply(pending.retry, noscript, pending.comparison, *this)) return;
@@ -398,6 +420,9 @@ void CanaryLink::sweep(uint64_t nowMs) {
       break;
     case State::kConnecting:
       if (nowMs - connectStartedMs_ >= canary->replyTimeoutMs) fail("connect timed out", false);
+      break;
+    case State::kHandshake:
+      if (nowMs - connectStartedMs_ >= canary->replyTimeoutMs) fail("no answer to PING", true);
       break;
     case State::kUp:
       // A command still waiting for its batch has not been sent: no timeout yet.

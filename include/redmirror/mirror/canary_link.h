@@ -71,8 +71,11 @@ class CanaryLink final : private net::TcpStream::Events,
   size_t unflushedBytes() const override;
 
  private:
-  enum class State : uint8_t { kWaiting, kConnecting, kUp, kShutdown };
-  enum class Expect : uint8_t { kAuth, kInternal, kMirrored, kCompared };
+  // kHandshake: connected, AUTH (if any) and PING sent, no answer yet. A
+  // stopped canary's kernel still accepts connections: the link counts as up,
+  // and takes mirrored commands, only once the canary has answered.
+  enum class State : uint8_t { kWaiting, kConnecting, kHandshake, kUp, kShutdown };
+  enum class Expect : uint8_t { kAuth, kHandshake, kInternal, kMirrored, kCompared };
   struct Pending {
     Expect expect;
     uint32_t comparison;
@@ -98,6 +101,7 @@ class CanaryLink final : private net::TcpStream::Events,
   void onClosed(net::TcpStream& stream) override;
   void onWritten(net::TcpStream& stream, size_t bytes) override;
   void onReply(const resp::ReplyFrame& frame) override;
+  void onHandshakeDone();
   // FlushScheduler of the link's own stream: hands it to the batcher.
   void scheduleFlush(net::TcpStream& stream) override;
   void expect(Pending pending);

@@ -245,7 +245,8 @@ class WorkerMirror {
     uint64_t charged = 0;     // bytes counted against the canary's comparison budget
     // Back to a fresh slot. The strings keep small buffers, so that a slot in
     // steady use allocates nothing; large ones are freed (a big reply is not
-    // kept alive by its slot).
+    // kept alive by its slot). It sets every field above by name: a new field
+    // needs its line there.
     void reset();
   };
   struct ScriptRetry {

@@ -29,6 +29,8 @@ DiffRig::DiffRig(const Options& options) {
   args.insert(args.end(), options.proxyArgs.begin(), options.proxyArgs.end());
   proxy = std::make_unique<it::Proxy>(primary->port(), args, options.workers);
   admin = std::make_unique<mirror_it::Admin>(adminPath);
+  // Commands sent before the links answered their first PING are not mirrored.
+  if (!mirror_it::waitLinksUp(*admin, "c1")) ADD_FAILURE() << "the links to c1 did not come up";
 }
 
 json DiffRig::report(const std::string& canary) {

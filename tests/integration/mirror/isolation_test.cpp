@@ -236,6 +236,65 @@ TEST_F(MirrorIsolation, StoppedCanaryMemoryBoundedByBudgetWithLargeReadReplies) 
   }
 }
 
+// A stopped canary's kernel still completes TCP handshakes: a reconnected link
+// must not count as up (nor take mirrored commands, which would cost the proxy
+// as much as a healthy canary until the reply timeout) before the canary answers.
+TEST_F(MirrorIsolation, StoppedCanaryIsNotTakenForUpAfterReconnecting) {
+  Rig::Options options;
+  options.yaml = [](const std::vector<uint16_t>& ports) {
+    return "canaries:\n"
+           "  - name: c1\n"
+           "    address: 127.0.0.1:" +
+           std::to_string(ports[0]) +
+           "\n"
+           "    percent: 100\n"
+           "    reply_timeout_ms: 300\n";
+  };
+  options.workers = 1;  // one link: idle links are not found dead (nothing of theirs times out)
+  Rig s(options);
+  ASSERT_TRUE(s.waitLinksUp("c1"));
+  const pid_t canaryPid = s.canaries[0]->pid();
+  Continue guard{canaryPid};
+  kill(canaryPid, SIGSTOP);
+  Ctx c = connectOrDie(s.proxyPort());
+  // Until the reply timeout takes the links down.
+  const std::string down = eventually(
+      [&]() -> std::string {
+        if (str(run(c.get(), {"SET", "probe", "1"}).get()) != "OK") return "SET through the proxy failed";
+        const auto status = s.admin->canary("c1");
+        return status.value("links_up", -1) == 0 ? "" : "links_up " + std::to_string(status.value("links_up", -1));
+      },
+      Millis(10000));
+  ASSERT_EQ(down, "");
+  const auto before = s.admin->canary("c1");
+  // Reconnects (back-off 100, 200, 400 ms, each given 300 ms to answer) while
+  // commands keep coming: none may find a link up.
+  int sawUp = 0;
+  for (int i = 0; i < 60; ++i) {
+    for (int j = 0; j < 20; ++j) {
+      ASSERT_EQ(str(run(c.get(), {"SET", "k:" + std::to_string(i * 20 + j), "v"}).get()), "OK");
+    }
+    sawUp += s.admin->canary("c1").value("links_up", 0) > 0;
+    std::this_thread::sleep_for(Millis(25));
+  }
+  const auto after = s.admin->canary("c1");
+  EXPECT_EQ(sawUp, 0) << after.dump();
+  EXPECT_EQ(after.value("mirrored", 0ULL), before.value("mirrored", 0ULL)) << after.dump();
+  EXPECT_GE(after["dropped"].value("disconnected", 0ULL), before["dropped"].value("disconnected", 0ULL) + 1200)
+    << after.dump();
+  // Back: the links answer their PING and mirroring resumes by itself.
+  kill(canaryPid, SIGCONT);
+  ASSERT_TRUE(s.waitLinksUp("c1", Millis(15000))) << s.admin->canary("c1").dump();
+  ASSERT_EQ(str(run(c.get(), {"SET", "after", "resume"}).get()), "OK");
+  EXPECT_EQ(eventually(
+                [&]() -> std::string {
+                  Ctx canary = connectOrDie(s.canaries[0]->port());
+                  return str(run(canary.get(), {"GET", "after"}).get()) == "resume" ? "" : "not on the canary yet";
+                },
+                Millis(5000)),
+            "");
+}
+
 TEST_F(MirrorIsolation, CanaryStoppedUnderLoad) { runOutage(Outage::kStopped); }
 
 TEST_F(MirrorIsolation, CanaryKilledUnderLoadAndRestarted) { runOutage(Outage::kKilled); }

@@ -142,10 +142,12 @@ Rig::Rig(const Options& options) {
   admin = std::make_unique<Admin>(adminPath);
 }
 
-bool Rig::waitLinksUp(const std::string& name, Millis timeout) {
+bool Rig::waitLinksUp(const std::string& name, Millis timeout) { return mirror_it::waitLinksUp(*admin, name, timeout); }
+
+bool waitLinksUp(Admin& admin, const std::string& name, Millis timeout) {
   const std::string failure = eventually(
       [&]() -> std::string {
-        const auto c = admin->canary(name);
+        const auto c = admin.canary(name);
         if (!c.is_object()) return "canary " + name + " not listed";
         const int up = c.value("links_up", -1);
         const int total = c.value("links_total", -2);

@@ -87,6 +87,10 @@ struct Rig {
   bool waitLinksUp(const std::string& name, Millis timeout = Millis(10000));
 };
 
+// Until every link of canary `name` is up (connected and answering: a link
+// takes mirrored commands only then). False after `timeout`.
+bool waitLinksUp(Admin& admin, const std::string& name, Millis timeout = Millis(10000));
+
 // Connects (asserting success) to a port on 127.0.0.1.
 Ctx connectOrDie(uint16_t port);
 
