@@ -692,6 +692,10 @@ void WorkerMirror::mirrorCommand(SessionMirror& session, const resp::CommandFram
                         !session.inMulti && pending != nullptr;
   const bool comparable = !session.inMulti && pending != nullptr && info->policy != Policy::kNever;
   const bool write = info->isWrite() || broadcast;
+  // Sent as it is, now: a canary that cannot take it drops it before any
+  // other work is done for it (key hashes, comparison).
+  const bool plain = !isScript && !isSpop && !isXadd && !isClaim && !session.inMulti &&
+                     special != Special::kEval && special != Special::kEvalsha && special != Special::kScript;
   HeldCommand* held = nullptr;      // the transaction member, once built
   HeldCommand* deferred = nullptr;  // held behind an effect, once built
   Effect* effect = nullptr;
@@ -716,6 +720,7 @@ void WorkerMirror::mirrorCommand(SessionMirror& session, const resp::CommandFram
       if (any && !write) bump(counters.skipped_unsampled_keys);
       continue;
     }
+    if (plain && session.effects.empty() && !linkTakes(canary, session, frame, counters)) continue;
     if (!keysHashed) {
       keysHashed = true;
       for (size_t i = 0; i < keySlots_.size(); ++i) {
@@ -785,15 +790,7 @@ void WorkerMirror::mirrorCommand(SessionMirror& session, const resp::CommandFram
     if (special == Special::kEval || special == Special::kEvalsha || special == Special::kScript) {
       prepareScripts(canary, session, frame, special, args, protocol);
     }
-    if (session.effects.empty()) {
-      // A canary that is down or whose budget is spent: drop here, before
-      // paying for a comparison that could never complete.
-      const CanaryLink* link = linkFor(canary, session);
-      if (link == nullptr || !link->up() || !link->hasRoomFor(frame.end - frame.begin)) {
-        bump(link != nullptr && link->up() ? counters.dropped_queue_full : counters.dropped_disconnected);
-        continue;
-      }
-    }
+    if (!plain && session.effects.empty() && !linkTakes(canary, session, frame, counters)) continue;
     uint32_t comparison = 0;
     if (comparable && all) {
       comparison = newComparison(canary.id);
@@ -916,6 +913,16 @@ void WorkerMirror::loseHeld(const HeldCommand& held) {
   for (uint32_t retry : held.retries) {
     if (retry != 0) dropRetry(retry);
   }
+}
+
+bool WorkerMirror::linkTakes(const CanarySettings& canary, const SessionMirror& session,
+                             const resp::CommandFrame& frame, CanaryCounters& counters) {
+  // A canary that is down or whose budget is spent: dropped here, before
+  // paying for a comparison that could never complete.
+  const CanaryLink* link = linkFor(canary, session);
+  if (link != nullptr && link->up() && link->hasRoomFor(frame.end - frame.begin)) return true;
+  bump(link != nullptr && link->up() ? counters.dropped_queue_full : counters.dropped_disconnected);
+  return false;
 }
 
 bool WorkerMirror::charge(Comparison& comparison, uint64_t bytes) {

@@ -275,6 +275,9 @@ class WorkerMirror {
   [[gnu::noinline]] void mirrorCommand(SessionMirror& session, const resp::CommandFrame& frame,
                                        const CommandInfo* info, proxy::PendingCommand* pending,
                                        const net::StreamWindow& window, int protocol, int singleKeySlot);
+  // Whether the session's link to `canary` can take `frame` now; counts the drop when not.
+  bool linkTakes(const CanarySettings& canary, const SessionMirror& session, const resp::CommandFrame& frame,
+                 CanaryCounters& counters);
   uint32_t newComparison(uint64_t canaryId);
   CanaryRuntime* runtimeOf(uint64_t canaryId);
   void warm(const Comparison& comparison);
