@@ -40,6 +40,16 @@ constexpr SliceTables makeSliceTables() {
 }
 constexpr SliceTables kSlices = makeSliceTables();
 
+// The CRC after eight more bytes, and after one more byte.
+inline uint16_t crcOf8(uint16_t crc, const uint8_t* p) {
+  return static_cast<uint16_t>(kSlices[7][p[0] ^ (crc >> 8)] ^ kSlices[6][p[1] ^ (crc & 0xff)] ^
+                               kSlices[5][p[2]] ^ kSlices[4][p[3]] ^ kSlices[3][p[4]] ^ kSlices[2][p[5]] ^
+                               kSlices[1][p[6]] ^ kSlices[0][p[7]]);
+}
+inline uint16_t crcOf1(uint16_t crc, uint8_t byte) {
+  return static_cast<uint16_t>((crc << 8) ^ kCrc16Table[((crc >> 8) ^ byte) & 0xff]);
+}
+
 // splitmix64: a fixed, portable generator, so a seed gives the same permutation
 // on every platform and standard library.
 class SplitMix64 {
@@ -70,15 +80,8 @@ uint16_t crc16(std::string_view bytes) {
   uint16_t crc = 0;
   const auto* p = reinterpret_cast<const uint8_t*>(bytes.data());
   size_t n = bytes.size();
-  for (; n >= 8; n -= 8, p += 8) {
-    crc = static_cast<uint16_t>(kSlices[7][p[0] ^ (crc >> 8)] ^ kSlices[6][p[1] ^ (crc & 0xff)] ^
-                                kSlices[5][p[2]] ^ kSlices[4][p[3]] ^ kSlices[3][p[4]] ^ kSlices[2][p[5]] ^
-                                kSlices[1][p[6]] ^ kSlices[0][p[7]]);
-  }
-  for (const char c : std::string_view(reinterpret_cast<const char*>(p), n)) {
-    const auto byte = static_cast<uint8_t>(c);
-    crc = static_cast<uint16_t>((crc << 8) ^ kCrc16Table[((crc >> 8) ^ byte) & 0xff]);
-  }
+  for (; n >= 8; n -= 8, p += 8) crc = crcOf8(crc, p);
+  for (; n > 0; --n, ++p) crc = crcOf1(crc, *p);
   return crc;
 }
 
@@ -115,13 +118,11 @@ uint16_t keySlot(std::string_view key) {
     std::memcpy(&word, p, sizeof word);
     const uint64_t braces = word ^ kOpenBraces;  // a zero byte where p holds '{'
     if (((braces - kOnes) & ~braces & kHighBits) != 0) return taggedKeySlot(key);
-    crc = static_cast<uint16_t>(kSlices[7][p[0] ^ (crc >> 8)] ^ kSlices[6][p[1] ^ (crc & 0xff)] ^
-                                kSlices[5][p[2]] ^ kSlices[4][p[3]] ^ kSlices[3][p[4]] ^ kSlices[2][p[5]] ^
-                                kSlices[1][p[6]] ^ kSlices[0][p[7]]);
+    crc = crcOf8(crc, p);
   }
   for (; n > 0; --n, ++p) {
     if (*p == '{') return taggedKeySlot(key);
-    crc = static_cast<uint16_t>((crc << 8) ^ kCrc16Table[((crc >> 8) ^ *p) & 0xff]);
+    crc = crcOf1(crc, *p);
   }
   return crc & (kSlotCount - 1);
 }

@@ -176,13 +176,7 @@ void runOutage(Outage outage) {
 TEST_F(MirrorIsolation, StoppedCanaryMemoryBoundedByBudgetWithLargeReadReplies) {
   Rig::Options options;
   options.yaml = [](const std::vector<uint16_t>& ports) {
-    return "canaries:\n"
-           "  - name: c1\n"
-           "    address: 127.0.0.1:" +
-           std::to_string(ports[0]) +
-           "\n"
-           "    percent: 100\n"
-           "    queue_budget_bytes: 4194304\n";
+    return oneCanaryYaml(ports[0], 100, "    queue_budget_bytes: 4194304\n");
   };
   Rig s(options);
   ASSERT_TRUE(s.waitLinksUp("c1"));
@@ -242,13 +236,7 @@ TEST_F(MirrorIsolation, StoppedCanaryMemoryBoundedByBudgetWithLargeReadReplies) 
 TEST_F(MirrorIsolation, StoppedCanaryIsNotTakenForUpAfterReconnecting) {
   Rig::Options options;
   options.yaml = [](const std::vector<uint16_t>& ports) {
-    return "canaries:\n"
-           "  - name: c1\n"
-           "    address: 127.0.0.1:" +
-           std::to_string(ports[0]) +
-           "\n"
-           "    percent: 100\n"
-           "    reply_timeout_ms: 300\n";
+    return oneCanaryYaml(ports[0], 100, "    reply_timeout_ms: 300\n");
   };
   options.workers = 1;  // one link: idle links are not found dead (nothing of theirs times out)
   Rig s(options);

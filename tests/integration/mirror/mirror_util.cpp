@@ -144,6 +144,13 @@ Rig::Rig(const Options& options) {
 
 bool Rig::waitLinksUp(const std::string& name, Millis timeout) { return mirror_it::waitLinksUp(*admin, name, timeout); }
 
+std::string oneCanaryYaml(uint16_t port, int percent, const std::string& extra) {
+  return "canaries:\n"
+         "  - name: c1\n"
+         "    address: 127.0.0.1:" +
+         std::to_string(port) + "\n    percent: " + std::to_string(percent) + "\n" + extra;
+}
+
 bool waitLinksUp(Admin& admin, const std::string& name, Millis timeout) {
   const std::string failure = eventually(
       [&]() -> std::string {

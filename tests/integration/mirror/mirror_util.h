@@ -87,6 +87,10 @@ struct Rig {
   bool waitLinksUp(const std::string& name, Millis timeout = Millis(10000));
 };
 
+// YAML for one canary "c1" at 127.0.0.1:port mirroring `percent`, with more of
+// its settings in `extra` (indented lines, e.g. "    reply_timeout_ms: 300\n").
+std::string oneCanaryYaml(uint16_t port, int percent, const std::string& extra = "");
+
 // Until every link of canary `name` is up (connected and answering: a link
 // takes mirrored commands only then). False after `timeout`.
 bool waitLinksUp(Admin& admin, const std::string& name, Millis timeout = Millis(10000));

@@ -73,13 +73,7 @@ std::vector<std::string> numbered(const std::string& prefix, int n) {
 TEST_F(MirrorSampling, TenPercentThenThirtyPercentIsSlotConsistent) {
   Rig::Options options;
   options.yaml = [](const std::vector<uint16_t>& ports) {
-    return "sampling_seed: 20240611\n"
-           "canaries:\n"
-           "  - name: c1\n"
-           "    address: 127.0.0.1:" +
-           std::to_string(ports[0]) +
-           "\n"
-           "    percent: 10\n";
+    return "sampling_seed: 20240611\n" + oneCanaryYaml(ports[0], 10);
   };
   Rig s(options);
   ASSERT_TRUE(s.waitLinksUp("c1")) << s.admin->canaryList().dump();
