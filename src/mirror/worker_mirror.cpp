@@ -274,25 +274,6 @@ CanaryLink* WorkerMirror::linkFor(const CanarySettings& canary, const SessionMir
   return links[session.serial % links.size()].get();
 }
 
-namespace {
-
-// Arguments of a parsed request, for finding its keys when rendering a sample.
-class ValueArgs final : public ArgReader {
- public:
-  explicit ValueArgs(const std::vector<std::string_view>& args) : args_(args) {}
-  uint32_t argc() const override { return static_cast<uint32_t>(args_.size()); }
-  bool arg(uint32_t index, std::string_view& out) override {
-    if (index >= args_.size()) return false;
-    out = args_[index];
-    return true;
-  }
-
- private:
-  const std::vector<std::string_view>& args_;
-};
-
-}  // namespace
-
 WorkerMirror::CanaryRuntime* WorkerMirror::runtimeOf(uint64_t canaryId) {
   // Each comparison asks several times for the same canary's runtime.
   if (lastRuntime_ != nullptr && lastRuntime_->id == canaryId) return lastRuntime_;
@@ -416,7 +397,7 @@ void WorkerMirror::warm(const Comparison& comparison) {
   for (const resp::Value& arg : request.elements) args.push_back(arg.text);
   const CommandInfo* info = settings_->commands->find(comparison.command);
   std::vector<uint32_t> keys;
-  ValueArgs reader(args);
+  ListArgs reader(args);
   if (info == nullptr || !findKeys(*info, reader, keys) || keys.size() != 1) return;
   if (!repair_) repair_ = std::make_unique<RepairLink>(*this);
   if (repair_->request(comparison.canaryId, comparison.db, std::string(args[keys.front()]))) {
@@ -455,7 +436,7 @@ void WorkerMirror::recordSample(Comparison& comparison, const diff::Comparison& 
   }
   std::vector<uint32_t> keys;
   if (const CommandInfo* info = settings_->commands->find(comparison.command)) {
-    ValueArgs reader(args);
+    ListArgs reader(args);
     if (!findKeys(*info, reader, keys)) keys.clear();
   }
   diff::DivergenceSample sample;

@@ -102,6 +102,24 @@ class ArgReader {
   virtual bool arg(uint32_t index, std::string_view& out) = 0;
 };
 
+// Arguments already split, in a vector of std::string or std::string_view (a
+// parsed request, tests). Refers to the vector: it must outlive the reader.
+template <typename Strings>
+class ListArgs final : public ArgReader {
+ public:
+  explicit ListArgs(const Strings& args) : args_(args) {}
+  explicit ListArgs(const Strings&& args) = delete;
+  uint32_t argc() const override { return static_cast<uint32_t>(args_.size()); }
+  bool arg(uint32_t index, std::string_view& out) override {
+    if (index >= args_.size()) return false;
+    out = args_[index];
+    return true;
+  }
+
+ private:
+  const Strings& args_;
+};
+
 class CommandTable {
  public:
   CommandTable() = default;

@@ -23,26 +23,13 @@ using testing::ReplyPtr;
 // ---------------------------------------------------------------------------
 // Helpers
 
-class VectorArgs : public ArgReader {
- public:
-  VectorArgs(std::initializer_list<std::string> args) : args_(args) {}
-  uint32_t argc() const override { return static_cast<uint32_t>(args_.size()); }
-  bool arg(uint32_t index, std::string_view& out) override {
-    if (index >= args_.size()) return false;
-    out = args_[index];
-    return true;
-  }
-
- private:
-  std::vector<std::string> args_;
-};
-
 std::vector<uint32_t> keysOf(const CommandTable& table, std::string_view name,
                              std::initializer_list<std::string> args, bool* ok = nullptr) {
   const CommandInfo* info = table.find(name);
   EXPECT_NE(info, nullptr) << name;
   if (info == nullptr) return {};
-  VectorArgs reader(args);
+  const std::vector<std::string> words(args);
+  ListArgs reader(words);
   std::vector<uint32_t> positions{999};
   const bool found = findKeys(*info, reader, positions);
   if (ok != nullptr) *ok = found;
@@ -526,10 +513,12 @@ TEST(FindKeys, StreamsAndArity) {
   info.lastKey = 3;
   info.step = 1;
   info.keyRule = KeyRule::kRange;
-  VectorArgs shortArgs{"custom", "x", "k"};
+  const std::vector<std::string> shortWords{"custom", "x", "k"};
+  ListArgs shortArgs(shortWords);
   std::vector<uint32_t> positions;
   EXPECT_FALSE(findKeys(info, shortArgs, positions));
-  VectorArgs fullArgs{"custom", "x", "k1", "k2", "y"};
+  const std::vector<std::string> fullWords{"custom", "x", "k1", "k2", "y"};
+  ListArgs fullArgs(fullWords);
   EXPECT_TRUE(findKeys(info, fullArgs, positions));
   EXPECT_EQ(positions, Keys({2, 3}));
   info.step = 0;

@@ -12,20 +12,6 @@
 namespace redmirror::mirror {
 namespace {
 
-class Args final : public ArgReader {
- public:
-  explicit Args(const std::vector<std::string>& args) : args_(args) {}
-  uint32_t argc() const override { return static_cast<uint32_t>(args_.size()); }
-  bool arg(uint32_t index, std::string_view& out) override {
-    if (index >= args_.size()) return false;
-    out = args_[index];
-    return true;
-  }
-
- private:
-  const std::vector<std::string>& args_;
-};
-
 // A blocking effect as the mirror records it: its arguments, and its key
 // positions from the command table (the built-in one here).
 Effect blockingEffect(const std::vector<std::string>& args) {
@@ -38,7 +24,7 @@ Effect blockingEffect(const std::vector<std::string>& args) {
   effect.kind = Effect::Kind::kBlockingPop;
   effect.args = args;
   const CommandInfo* info = table.find(std::string_view(args[0]));
-  Args reader(args);
+  ListArgs reader(args);
   if (info == nullptr || !findKeys(*info, reader, effect.keys)) effect.keys.clear();
   return effect;
 }
