@@ -19,6 +19,19 @@ namespace {
 
 using proxy::bump;
 
+// Multibulk argument `index` where it already lies in memory: the frame's
+// capture (the first arguments after the name, when short) or one piece of the
+// stream window. False when it is split across pieces (or not retained).
+inline bool argInPlace(const resp::CommandFrame& frame, const net::StreamWindow& window, uint32_t index,
+                       std::string_view& out) {
+  if (index > 0 && index < resp::kCapturedArgs && frame.captured[index].complete) {
+    out = frame.captured[index].view();
+    return true;
+  }
+  const resp::ArgRef& ref = frame.args[index];
+  return window.view(ref.offset, ref.offset + ref.length, out);
+}
+
 // Reads a command's arguments out of the client stream window.
 class FrameArgs final : public ArgReader {
  public:
@@ -32,13 +45,8 @@ class FrameArgs final : public ArgReader {
       return true;
     }
     if (index >= frame_.args.size()) return false;
-    // The first arguments after the name are usually in the frame's capture.
-    if (index > 0 && index < resp::kCapturedArgs && frame_.captured[index].complete) {
-      out = frame_.captured[index].view();
-      return true;
-    }
+    if (argInPlace(frame_, window_, index, out)) return true;
     const resp::ArgRef& ref = frame_.args[index];
-    if (window_.view(ref.offset, ref.offset + ref.length, out)) return true;
     scratch_.clear();
     if (!window_.copy(ref.offset, ref.offset + ref.length, scratch_)) return false;
     out = scratch_;
@@ -456,10 +464,8 @@ inline bool WorkerMirror::unsampledSingleKey(const CommandInfo& info, const Sess
                                              const resp::CommandFrame& frame, const net::StreamWindow& window,
                                              int& slot) const {
   if (!info.singleKey || session.inMulti || frame.isInline || frame.args.size() < 2) return false;
-  // A short key is in the frame's capture already (no stream lookup).
-  std::string_view key = frame.captured[1].view();
-  const resp::ArgRef& ref = frame.args[1];
-  if (!frame.captured[1].complete && !window.view(ref.offset, ref.offset + ref.length, key)) return false;
+  std::string_view key;
+  if (!argInPlace(frame, window, 1, key)) return false;  // a split key: the full path copies it
   slot = keySlot(key);
   for (const CanarySettings& canary : settings_->canaries) {
     if (canary.percentHundredths > 0 && settings_->sampler->sampled(slot, canary.percentHundredths)) return false;
