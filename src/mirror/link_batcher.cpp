@@ -19,22 +19,21 @@ void LinkBatcher::configure(uint32_t delayUs, size_t bytes) {
   bytes_ = bytes;
 }
 
+void LinkBatcher::initTimer() {
+  if (timerReady_ || closing_) return;
+  uv_timer_init(loop_, &timer_);
+  timer_.data = this;
+  timerReady_ = true;
+}
+
 void LinkBatcher::schedule(BatchedLink& link) {
-  if (!timerReady_ && !closing_) {
-    uv_timer_init(loop_, &timer_);
-    timer_.data = this;
-    timerReady_ = true;
-  }
+  initTimer();
   queue_.push_back(Entry{&link, uv_hrtime() / 1000 + delayUs_});
 }
 
 void LinkBatcher::wakeAt(uint64_t dueUs) {
   if (closing_) return;
-  if (!timerReady_) {
-    uv_timer_init(loop_, &timer_);
-    timer_.data = this;
-    timerReady_ = true;
-  }
+  initTimer();
   if (wakeUs_ == 0 || dueUs < wakeUs_) wakeUs_ = dueUs;
   rearm(uv_hrtime() / 1000);
 }

@@ -59,6 +59,8 @@ class LinkBatcher {
   static void onTimer(uv_timer_t* handle);
   void flushDue(uint64_t nowUs, uint64_t slackUs);
   void rearm(uint64_t nowUs);
+  // The timer is set up on first use (not at all while closing).
+  void initTimer();
 
   uv_loop_t* loop_;
   uv_timer_t timer_{};
