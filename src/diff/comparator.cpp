@@ -985,18 +985,20 @@ Comparison compareImpl(const CompareRules& rules, const Value& p, const Value& c
     return compareTtl(rules, integerOf(p), integerOf(c));
   }
   const Context ctx{isNumericCommand(rules.command), rules.command};
-  if (rules.pendingIdle && pk == Kind::kArray && ck == Kind::kArray) {
-    Value primary = p;
-    Value canary = c;
-    clearIdleTimes(primary);
-    clearIdleTimes(canary);
-    return compareValues(ctx, primary, canary, rules.unordered, 0);
+  // Replies with parts that legitimately differ: both normalised copies compared.
+  void (*normalise)(Value&) = nullptr;
+  if (pk == Kind::kArray && ck == Kind::kArray) {
+    if (rules.pendingIdle) {
+      normalise = clearIdleTimes;
+    } else if (ctx.command == "function") {
+      normalise = sortLibraryFunctions;
+    }
   }
-  if (ctx.command == "function" && pk == Kind::kArray && ck == Kind::kArray) {
+  if (normalise != nullptr) {
     Value primary = p;
     Value canary = c;
-    sortLibraryFunctions(primary);
-    sortLibraryFunctions(canary);
+    normalise(primary);
+    normalise(canary);
     return compareValues(ctx, primary, canary, rules.unordered, 0);
   }
   return compareValues(ctx, p, c, rules.unordered, 0);
