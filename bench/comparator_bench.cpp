@@ -243,7 +243,28 @@ void BM_ParseAndCompare(benchmark::State& s) {
   s.SetLabel(kNames[s.range(0)]);
 }
 
+// Unordered replies whose members all share one hash (HVALS of equal values),
+// one member different: pairing must stay linear in the members (no rescan of
+// the taken ones). Google Benchmark fits the complexity and prints it (BigO).
+void BM_PairingEqualMembers(benchmark::State& s) {
+  const auto members = static_cast<size_t>(s.range(0));
+  std::string canaryBytes = "*" + std::to_string(members) + "\r\n";
+  for (size_t i = 0; i < members; ++i) canaryBytes += bulk("same");
+  std::string primaryBytes = "*" + std::to_string(members) + "\r\n";
+  for (size_t i = 0; i < members; ++i) primaryBytes += bulk(i == members / 2 ? "other" : "same");
+  const Value primary = parseOrDie(primaryBytes);
+  const Value canary = parseOrDie(canaryBytes);
+  CompareRules rules = redmirror::diff::rulesFor("hvals", true, false, false);
+  rules.command = "hvals";
+  for (auto _ : s) {
+    auto result = redmirror::diff::compare(rules, primary, canary);
+    benchmark::DoNotOptimize(result);
+  }
+  s.SetComplexityN(static_cast<int64_t>(members));
+}
+
 BENCHMARK(BM_Compare)->DenseRange(0, kCases - 1);
+BENCHMARK(BM_PairingEqualMembers)->RangeMultiplier(2)->Range(5000, 40000)->Complexity();
 BENCHMARK(BM_Parse)->Apply([](benchmark::internal::Benchmark* b) {
   for (const int which : kParseCases) b->Arg(which);
 });

@@ -219,6 +219,8 @@ void loadConfigFile(const std::string& path, ProxyConfig& config) {
       config.reportKeyHashSecret.env = fieldAs<std::string>(value, key, "a variable name");
     } else if (key == "written_keys_filter_bytes") {
       config.writtenKeysFilterBytes = fieldAs<size_t>(value, key, "a byte count");
+    } else if (key == "tainted_keys_max") {
+      config.taintedKeysMax = fieldAs<size_t>(value, key, "a key count");
     } else if (key == "warm_canary") {
       config.warmCanary = fieldAs<bool>(value, key, "true or false");
     } else if (key == "warm_rate_per_second") {
@@ -262,6 +264,9 @@ void validateConfig(const ProxyConfig& config) {
   }
   if (config.writtenKeysFilterBytes < 1024 || config.writtenKeysFilterBytes > (1u << 30)) {
     throw ConfigError("written_keys_filter_bytes: 1024 to 1073741824");
+  }
+  if (config.taintedKeysMax < 16 || config.taintedKeysMax > (size_t{1} << 26)) {
+    throw ConfigError("tainted_keys_max: 16 to 67108864");
   }
   if (config.ttlToleranceMs < 0) throw ConfigError("ttl_tolerance_ms: must not be negative");
   if (config.linkBatchDelayUs > 100000) throw ConfigError("link_batch_delay_us: at most 100000 (100 ms)");

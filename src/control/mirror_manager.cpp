@@ -57,7 +57,9 @@ std::map<std::string, uint64_t> skippedTotals(const mirror::CanaryCounterSet& se
       {"dropped", sum(set, &C::dropped_queue_full) + sum(set, &C::dropped_oversize)},
       {"disconnected", sum(set, &C::dropped_disconnected) + sum(set, &C::dropped_session_closed)},
       {"script_killed", sum(set, &C::scripts_killed)},
-      {"primary_refused", sum(set, &C::scripts_refused)},
+      {"primary_refused", sum(set, &C::scripts_refused) + sum(set, &C::skipped_refused)},
+      {"tainted", sum(set, &C::skipped_tainted)},
+      {"unconfirmed", sum(set, &C::dropped_unconfirmed)},
   };
 }
 
@@ -74,6 +76,7 @@ MirrorManager::MirrorManager(const ProxyConfig& config, std::vector<proxy::Worke
   table->applyPolicy(policyOverrides(config_));
   commands_ = table;
   sampler_ = std::make_shared<mirror::SlotSampler>(config_.samplingSeed);
+  guards_ = std::make_shared<mirror::GuardOrder>(workers_.size());
   auto redaction = std::make_shared<diff::Redaction>();
   redaction->plainKeys = config_.reportPlainKeys;
   redaction->fullValues = config_.reportValues;
@@ -107,7 +110,7 @@ mirror::CanarySettings MirrorManager::makeCanary(const CanaryConfig& canary) {
   settings.replyTimeoutMs = canary.replyTimeoutMs;
   settings.linksPerWorker = canary.linksPerWorker;
   settings.counters = std::make_shared<mirror::CanaryCounterSet>(workers_.size(), config_.writtenKeysFilterBytes,
-                                                                 settings.linksPerWorker);
+                                                                 settings.linksPerWorker, config_.taintedKeysMax);
   windows_[settings.id] = Window{nowMs(), 0, {}};
   return settings;
 }
@@ -124,6 +127,7 @@ void MirrorManager::publishLocked() {
   settings->linkBatchDelayUs = config_.linkBatchDelayUs;
   settings->linkBatchBytes = config_.linkBatchBytes;
   settings->redaction = redaction_;
+  settings->guards = guards_;
   settings->warmCanary = config_.warmCanary;
   settings->warmRatePerSecond = config_.warmRatePerSecond;
   settings->primaryAddress = primaryAddress_;
@@ -310,6 +314,7 @@ std::vector<CanaryStatus> MirrorManager::canaries() const {
       status.dropped["timeout"] += read(counters.dropped_timeout);
       status.dropped["oversize"] += read(counters.dropped_oversize);
       status.dropped["session_closed"] += read(counters.dropped_session_closed);
+      status.dropped["unconfirmed"] += read(counters.dropped_unconfirmed);
       status.linkWrites += read(counters.link_writes);
       status.linkReads += read(counters.link_reads);
       const int64_t up = counters.links_up.load(std::memory_order_relaxed);
@@ -353,6 +358,18 @@ std::string MirrorManager::report(const std::string& canary, std::string& json) 
                                : nlohmann::ordered_json{{"checked", true}, {"differences", differences->second}};
     one.update(diff::reportJson(settings.name, settings.percentHundredths, seconds,
                                 mirroredTotal(set) - std::min(mirroredTotal(set), started.mirroredBefore), data));
+    // Keys (and databases) whose mirrored history has a gap: not judged until
+    // repaired or overwritten; RESET does not clear them.
+    const std::vector<uint32_t> dbs = set.tainted.taintedDbs();
+    nlohmann::ordered_json databases = nlohmann::ordered_json::array();
+    for (uint32_t db : dbs) {
+      if (db < mirror::TaintedKeys::kMaxDbs) {
+        databases.push_back(db);
+      } else {
+        databases.push_back(std::to_string(mirror::TaintedKeys::kMaxDbs) + "+");
+      }
+    }
+    one["taint"] = {{"keys", set.tainted.keys()}, {"databases", databases}, {"overflows", set.tainted.overflows()}};
     all.push_back(std::move(one));
   }
   if (!found) return "unknown canary '" + canary + "'";

@@ -171,6 +171,8 @@ void CanaryLink::fail(const char* why, bool timedOut) {
     }
     if (counters != nullptr) bump(timedOut ? counters->dropped_timeout : counters->dropped_disconnected);
     if (pending.comparison != 0) owner_.onCanaryLost(pending.comparison);
+    // The canary may or may not have run it: its keys are not to be judged.
+    if (pending.taint.scope != WriteTaint::Scope::kNone) owner_.taint(canaryId_, pending.taint);
   }
   charges_.clear();
   charged_ = 0;
@@ -217,8 +219,10 @@ void CanaryLink::onData(net::TcpStream& stream, net::Chunk* chunk, uint32_t offs
 
 void CanaryLink::onReply(const resp::ReplyFrame& frame) {
   lastReplyEnd_ = frame.end;
-  if (frame.isPush() || (state_ != State::kUp && state_ != State::kHandshake)) return;
-  if (pending_.empty()) {
+  if (state_ != State::kUp && state_ != State::kHandshake) return;
+  // The links never subscribe nor track: a push, like a reply nobody asked
+  // for, means the stream is not what the link thinks it is.
+  if (pending_.empty() || frame.isPush()) {
     if (CanaryCounters* counters = owner_.counters(canaryId_)) bump(counters->protocol_errors);
     fail("the canary sent a reply nobody asked for", false);
     return;
@@ -243,6 +247,14 @@ void CanaryLink::onReply(const resp::ReplyFrame& frame) {
       return;
     }
     onHandshakeDone();
+    return;
+  }
+  if (pending.expect == Expect::kInternal && frame.isError()) {
+    // Its own SELECT or HELLO refused: what follows would run in the wrong
+    // database or protocol.
+    if (counters != nullptr) bump(counters->protocol_errors);
+    const std::string why = "the canary refused the link's own SELECT/HELLO: " + std::string(frame.top.text.view());
+    fail(why.c_str(), false);
     return;
   }
   if (pending.retry != 0) {
@@ -345,7 +357,7 @@ bool CanaryLink::overBudget(uint64_t extra) const {
 template <typename ForEach>
 SendResult CanaryLink::enqueue(uint64_t bytes, ForEach&& forEach, uint32_t db, int protocol,
                                Expect kind, uint32_t comparison, uint32_t replies, uint32_t retry,
-                               std::string_view owned) {
+                               WriteTaint taint, std::string_view owned) {
   if (state_ != State::kUp) return SendResult::kDisconnected;
   // Budget: the bytes, plus every chunk the command pins that the previous one
   // did not (a small command can keep a whole 16 KiB read chunk alive).
@@ -376,21 +388,22 @@ SendResult CanaryLink::enqueue(uint64_t bytes, ForEach&& forEach, uint32_t db, i
   // Bytes the proxy built are copied into the stream's own chunk: nothing else is pinned.
   if (!owned.empty()) writeInternal(owned);
   for (uint32_t i = 0; i < replies; ++i) {
-    expect(Pending{i == 0 ? kind : Expect::kMirrored, i == 0 ? comparison : 0, i == 0 ? retry : 0});
+    expect(Pending{i == 0 ? kind : Expect::kMirrored, i == 0 ? comparison : 0, i == 0 ? retry : 0, 0,
+                   i + 1 == replies ? taint : WriteTaint{}});
   }
   markQueued();
   return SendResult::kSent;
 }
 
 SendResult CanaryLink::send(const net::StreamWindow& window, uint64_t begin, uint64_t end, uint32_t db,
-                            int protocol, uint32_t comparison, uint32_t retry) {
+                            int protocol, uint32_t comparison, uint32_t retry, WriteTaint taint) {
   return enqueue(
       end - begin, [&](auto&& visit) { window.forEach(begin, end, visit); }, db, protocol,
-      comparison != 0 ? Expect::kCompared : Expect::kMirrored, comparison, 1, retry);
+      comparison != 0 ? Expect::kCompared : Expect::kMirrored, comparison, 1, retry, taint);
 }
 
 SendResult CanaryLink::sendHeld(const std::vector<net::Slice>& bytes, uint32_t db, int protocol,
-                                uint32_t comparison, uint32_t retry) {
+                                uint32_t comparison, uint32_t retry, WriteTaint taint) {
   uint64_t total = 0;
   for (const net::Slice& slice : bytes) total += slice.size();
   return enqueue(
@@ -398,16 +411,16 @@ SendResult CanaryLink::sendHeld(const std::vector<net::Slice>& bytes, uint32_t d
       [&](auto&& visit) {
         for (const net::Slice& slice : bytes) visit(slice.chunk(), slice.offset(), slice.size());
       },
-      db, protocol, comparison != 0 ? Expect::kCompared : Expect::kMirrored, comparison, 1, retry);
+      db, protocol, comparison != 0 ? Expect::kCompared : Expect::kMirrored, comparison, 1, retry, taint);
 }
 
 SendResult CanaryLink::sendOwned(std::string_view bytes, uint32_t db, int protocol, uint32_t replies,
-                                 uint32_t comparison) {
+                                 uint32_t comparison, WriteTaint taint) {
   if (state_ != State::kUp) return SendResult::kDisconnected;
-  if (overBudget(bytes.size())) return SendResult::kQueueFull;
+  if (overBudget(bytes.size() + replies * kPendingCost)) return SendResult::kQueueFull;
   return enqueue(
       0, [](auto&&) {}, db, protocol, comparison != 0 ? Expect::kCompared : Expect::kMirrored, comparison,
-      replies, 0, bytes);
+      replies, 0, taint, bytes);
 }
 
 void CanaryLink::sweep(uint64_t nowMs) {

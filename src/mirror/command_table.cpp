@@ -78,6 +78,8 @@ void finalize(CommandInfo& info) {
     if (entry.name == info.name) info.keyRule = entry.rule;
   }
   info.wholeKeyspace = contains(kWholeKeyspace, info.name);
+  static constexpr std::string_view kOverwrites[] = {"set", "setex", "psetex", "mset", "del", "unlink", "getdel"};
+  info.overwrites = contains(kOverwrites, info.name);
   if (contains(kNondeterministicOutput, info.name)) info.nondeterministicOutput = true;
   if (contains(kNondeterministicOutputOrder, info.name)) info.nondeterministicOutputOrder = true;
   static constexpr std::pair<std::string_view, Special> kSpecials[] = {
@@ -94,6 +96,18 @@ void finalize(CommandInfo& info) {
     if (info.name == name) info.special = special;
   }
 }
+
+}  // namespace
+
+bool CommandInfo::overwritesKeys(uint32_t argc, std::string_view arg3) const {
+  if (!overwrites) return false;
+  if (name != "set") return true;
+  if (argc == 3) return true;
+  return argc == 5 && (equalsIgnoreCase(arg3, "ex") || equalsIgnoreCase(arg3, "px") ||
+                       equalsIgnoreCase(arg3, "exat") || equalsIgnoreCase(arg3, "pxat"));
+}
+
+namespace {
 
 // Redis 7 reports containers (XGROUP, XINFO, OBJECT, ...) without keys or flags and
 // puts them on the subcommands. When every keyed subcommand agrees on the key

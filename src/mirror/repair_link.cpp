@@ -14,9 +14,9 @@ constexpr size_t kMaxPendingRepairs = 1024;
 constexpr net::WriteLimits kRepairLimits{SIZE_MAX / 2, SIZE_MAX / 4};
 }  // namespace
 
-bool RepairLink::request(uint64_t canaryId, uint32_t db, std::string key) {
+bool RepairLink::request(uint64_t canaryId, uint32_t db, std::string key, bool replace) {
   if (stopped_ || waiting_.size() + inFlight_.size() >= kMaxPendingRepairs) return false;
-  Repair repair{canaryId, db, std::move(key), {}, false};
+  Repair repair{canaryId, db, std::move(key), {}, false, replace};
   if (up_) {
     send(repair);
     inFlight_.push_back(std::move(repair));
@@ -121,7 +121,9 @@ void RepairLink::onReply(const resp::ReplyFrame& frame) {
   const int64_t pttl = frame.top.type == ':' ? frame.top.integer : -2;
   if (repair.found && pttl != -2) {
     const std::string ttl = std::to_string(pttl > 0 ? pttl : 0);
-    owner_.restoreOnCanary(repair.canaryId, repair.db, resp::encodeCommand({"RESTORE", repair.key, ttl, repair.dump}));
+    std::vector<std::string_view> restore{"RESTORE", repair.key, ttl, repair.dump};
+    if (repair.replace) restore.push_back("REPLACE");
+    owner_.restoreOnCanary(repair.canaryId, repair.db, repair.key, resp::encodeCommand(restore));
   }
   inFlight_.pop_front();
 }

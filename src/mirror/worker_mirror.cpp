@@ -84,6 +84,18 @@ bool scriptRan(const resp::ReplyFrame& reply, const net::StreamWindow& window) {
   return line.find(" script: ") != std::string::npos;
 }
 
+// Errors Redis answers before running a command, for reasons of the primary's
+// own (the session's ACL user, its memory, its role, its persistence, a
+// script running, a load in progress): a canary, connected as another user
+// and in another state, answers the command, and the two replies say nothing
+// about the canary.
+bool refusedBeforeRunning(std::string_view error) {
+  static constexpr std::string_view kCodes[] = {"NOPERM", "NOAUTH", "OOM", "READONLY", "MISCONF",
+                                                "NOREPLICAS", "LOADING", "BUSY", "MASTERDOWN"};
+  const std::string_view code = error.substr(0, error.find(' '));
+  return std::find(std::begin(kCodes), std::end(kCodes), code) != std::end(kCodes);
+}
+
 bool isScriptBroadcast(Special special, const resp::CommandFrame& frame) {
   const resp::Capture& sub = frame.captured[1];
   if (special == Special::kScript) return sub.is("load") || sub.is("flush");
@@ -230,6 +242,9 @@ uint64_t WorkerMirror::random() {
 
 void WorkerMirror::apply(std::shared_ptr<const MirrorSettings> settings) {
   settings_ = std::move(settings);
+  if (settings_ && settings_->guards && !guardQueue_) {
+    guardQueue_ = std::make_shared<GuardQueue>(settings_->guards, workerIndex_);
+  }
   if (settings_) batcher_.configure(settings_->linkBatchDelayUs, settings_->linkBatchBytes);
   active_ = settings_ && settings_->anyActive() && settings_->commands && settings_->sampler;
   std::unordered_map<uint64_t, CanaryRuntime> next;
@@ -304,7 +319,7 @@ void WorkerMirror::Comparison::reset() {
   // it whole would free and reallocate its four strings each time.
   next = 0;
   refs = 0;
-  hasPrimary = hasCanary = lost = primaryError = canaryError = false;
+  hasPrimary = hasCanary = lost = primaryError = canaryError = refused = tainted = false;
   canaryId = keyHash = 0;
   db = 0;
   startedUs = primaryUs = canaryUs = 0;
@@ -350,6 +365,21 @@ void WorkerMirror::resolve(uint32_t id) {
   const CanarySettings* settings = canary(comparison.canaryId);
   if (settings == nullptr || !settings->counters) return;
   CanaryCounters& counters = settings->counters->perWorker[workerIndex_];
+  if (comparison.refused) {
+    bump(counters.skipped_refused);
+    return;
+  }
+  if (const TaintedKeys& tainted = settings->counters->tainted; !tainted.empty()) {
+    // A key whose mirrored history has a gap (keyless reads: any gap) says
+    // nothing about the canary; with --warm-canary it is repaired.
+    if (comparison.tainted || comparison.keyHash == 0 || tainted.tainted(comparison.db, comparison.keyHash)) {
+      bump(counters.skipped_tainted);
+      if (settings_->warmCanary && comparison.keyHash != 0 && !tainted.dbTainted(comparison.db)) {
+        warm(comparison, true);
+      }
+      return;
+    }
+  }
   if (comparison.primary == comparison.canary) {
     // Identical bytes are equal under every normalisation: no parsing (the common case).
     bump(counters.compared);
@@ -384,10 +414,10 @@ void WorkerMirror::resolve(uint32_t id) {
   if (result.outcome != diff::Outcome::kMatch && result.outcome != diff::Outcome::kColdMiss) {
     recordSample(comparison, result, primary, canary);
   }
-  if (result.outcome == diff::Outcome::kColdMiss && settings_->warmCanary) warm(comparison);
+  if (result.outcome == diff::Outcome::kColdMiss && settings_->warmCanary) warm(comparison, false);
 }
 
-void WorkerMirror::warm(const Comparison& comparison) {
+void WorkerMirror::warm(const Comparison& comparison, bool replace) {
   // Token bucket: at most warmRatePerSecond repairs per second on this worker.
   const uint64_t now = uv_now(loop_);
   const double rate = settings_->warmRatePerSecond;
@@ -408,22 +438,25 @@ void WorkerMirror::warm(const Comparison& comparison) {
   ListArgs reader(args);
   if (info == nullptr || !findKeys(*info, reader, keys) || keys.size() != 1) return;
   if (!repair_) repair_ = std::make_unique<RepairLink>(*this);
-  if (repair_->request(comparison.canaryId, comparison.db, std::string(args[keys.front()]))) {
+  if (repair_->request(comparison.canaryId, comparison.db, std::string(args[keys.front()]), replace)) {
     warmTokens_ -= 1.0;
   } else if (counters != nullptr) {
     bump(counters->warm_rate_limited);
   }
 }
 
-void WorkerMirror::restoreOnCanary(uint64_t canaryId, uint32_t db, const std::string& restore) {
+void WorkerMirror::restoreOnCanary(uint64_t canaryId, uint32_t db, std::string_view key, const std::string& restore) {
   auto runtime = runtimes_.find(canaryId);
   CanaryCounters* counters = this->counters(canaryId);
   if (runtime == runtimes_.end() || runtime->second.links.empty() || counters == nullptr) return;
   // Any link: the key was not mirrored, so no session's order is involved.
   CanaryLink& link = *runtime->second.links[random() % runtime->second.links.size()];
-  const SendResult result = link.sendOwned(restore, db, 2, 1);
+  const uint64_t keyHash = diff::WrittenKeys::hash(key);
+  const SendResult result = link.sendOwned(restore, db, 2, 1, 0, WriteTaint{WriteTaint::Scope::kKey, db, keyHash});
   if (result == SendResult::kSent) {
     bump(counters->warm_repairs);
+    // The canary gets the primary's copy: the key is comparable again.
+    if (TaintedKeys* tainted = taintedOf(canaryId)) tainted->clearKey(db, keyHash);
   } else {
     bump(result == SendResult::kQueueFull ? counters->dropped_queue_full : counters->dropped_disconnected);
   }
@@ -475,10 +508,18 @@ inline bool WorkerMirror::unsampledSingleKey(const CommandInfo& info, const Sess
 
 void WorkerMirror::onCommand(SessionMirror& session, const resp::CommandFrame& frame,
                              proxy::PendingCommand* pending, const net::StreamWindow& window,
-                             int protocol) {
-  if (!active_ || session.quit) return;
+                             int protocol, bool mirrorable) {
+  if (session.quit || !settings_ || !settings_->commands) return;
   // Unknown to the primary's table: the primary refuses it, the canary need not see it.
   const CommandInfo* info = settings_->commands->find(frame.captured[0]);
+  if (!active_ || !mirrorable) {
+    // Nothing mirrored now: the session's state is still followed, so that a
+    // share raised later mirrors into the right database and transaction.
+    if (session.inMulti || info == nullptr || info->special != Special::kNone) {
+      trackState(session, frame, info, pending, protocol, false);
+    }
+    return;
+  }
   // Most commands: one key, unsampled by every canary at low percentages.
   // Nothing else of the work below applies to them (no counter, no state), and
   // they leave before the full path's frame is set up.
@@ -487,16 +528,14 @@ void WorkerMirror::onCommand(SessionMirror& session, const resp::CommandFrame& f
   mirrorCommand(session, frame, info, pending, window, protocol, slot);
 }
 
-void WorkerMirror::mirrorCommand(SessionMirror& session, const resp::CommandFrame& frame,
-                                 const CommandInfo* info, proxy::PendingCommand* pending,
-                                 const net::StreamWindow& window, int protocol, int singleKeySlot) {
-  const MirrorSettings& settings = *settings_;
+bool WorkerMirror::trackState(SessionMirror& session, const resp::CommandFrame& frame, const CommandInfo* info,
+                              proxy::PendingCommand* pending, int protocol, bool mirroring) {
   const resp::Capture& name = frame.captured[0];
   const Special special = info != nullptr ? info->special : Special::kNone;
   if (special == Special::kQuit || (info == nullptr && name.is("quit"))) {
     // Redis closes after answering QUIT: what the client pipelined after it never runs.
     session.quit = true;
-    return;
+    return false;
   }
   if (session.inMulti && special != Special::kExec && special != Special::kDiscard && special != Special::kMulti) {
     ++session.transactionCount;
@@ -509,7 +548,7 @@ void WorkerMirror::mirrorCommand(SessionMirror& session, const resp::CommandFram
   }
   if (info == nullptr) {
     session.transactionRefusable = session.transactionRefusable || session.inMulti;
-    return;
+    return false;
   }
 
   // Connection state the canary links replay: the database and transactions.
@@ -524,36 +563,51 @@ void WorkerMirror::mirrorCommand(SessionMirror& session, const resp::CommandFram
           session.dbFromTransaction = false;
         }
       }
-      return;
+      return false;
     }
     case Special::kWatch:
       if (!session.inMulti) session.watching = true;
-      return;
+      return false;
     case Special::kUnwatch:
       session.watching = false;
-      return;
+      return false;
     case Special::kReset:
       session.watching = false;
       session.inMulti = false;
+      session.transactionUnknown = false;
       session.transaction.clear();
       session.db = 0;
       session.dbFromTransaction = false;
-      return;
+      return false;
     case Special::kMulti:
       session.transactionRefusable = session.inMulti;  // a nested MULTI is refused
+      // Begun unmirrored: its first members were not kept, so it cannot be sent whole.
+      if (!session.inMulti) session.transactionUnknown = !mirroring;
       ++session.transactionSerial;
       session.queuedAwaiting = 0;
       session.inMulti = true;
       session.transactionCount = 0;
       session.transactionDb = session.db;
       session.transaction.clear();
-      return;
+      return false;
     case Special::kDiscard:
       session.inMulti = false;
+      session.transactionUnknown = false;
       session.watching = false;
       session.transaction.clear();
-      return;
+      return false;
     case Special::kExec: {
+      if (session.transactionUnknown) {
+        // Not mirrored: the writes it kept taint their keys (the primary may run them).
+        for (const HeldCommand& held : session.transaction) {
+          for (uint64_t id : held.canaries) {
+            if (CanaryCounters* c = counters(id)) bump(c->dropped_unconfirmed);
+            taintHeld(id, held, held.db);
+          }
+        }
+        session.transaction.clear();
+        session.transactionUnknown = false;
+      }
       const bool selects = session.inMulti && session.transactionDb != session.db;
       const bool watched = session.watching;
       session.watching = false;
@@ -573,7 +627,7 @@ void WorkerMirror::mirrorCommand(SessionMirror& session, const resp::CommandFram
         sendTransaction(session, transaction, true, nullptr);
         session.inMulti = false;
         session.transaction.clear();
-        return;
+        return false;
       }
       if (session.inMulti && pending != nullptr && (!session.transaction.empty() || selects)) {
         Effect effect;
@@ -593,11 +647,21 @@ void WorkerMirror::mirrorCommand(SessionMirror& session, const resp::CommandFram
       }
       session.inMulti = false;
       session.transaction.clear();
-      return;
+      return false;
     }
     default:
       break;
   }
+  return true;
+}
+
+void WorkerMirror::mirrorCommand(SessionMirror& session, const resp::CommandFrame& frame,
+                                 const CommandInfo* info, proxy::PendingCommand* pending,
+                                 const net::StreamWindow& window, int protocol, int singleKeySlot) {
+  if (!trackState(session, frame, info, pending, protocol, true)) return;
+  const MirrorSettings& settings = *settings_;
+  const resp::Capture& name = frame.captured[0];
+  const Special special = info->special;
 
   const bool broadcast = isScriptBroadcast(special, frame);
   // SCRIPT KILL / FUNCTION KILL act on what runs now on the primary (a killed
@@ -658,8 +722,11 @@ void WorkerMirror::mirrorCommand(SessionMirror& session, const resp::CommandFram
         // A key past the argument positions the framer keeps (kMaxArgRefs):
         // cannot be sampled, so it is counted rather than silently skipped.
         for (const CanarySettings& canary : settings.canaries) {
-          if (canary.percentHundredths > 0) bump(canary.counters->perWorker[workerIndex_].dropped_oversize);
+          if (canary.percentHundredths == 0) continue;
+          bump(canary.counters->perWorker[workerIndex_].dropped_oversize);
+          if (info->isWrite()) canary.counters->tainted.taintDb(session.inMulti ? session.transactionDb : session.db);
         }
+        if (session.inMulti) session.transactionUnknown = true;
         return;
       }
       keySlots_.push_back(keySlot(key));
@@ -683,6 +750,36 @@ void WorkerMirror::mirrorCommand(SessionMirror& session, const resp::CommandFram
   // other work is done for it (key hashes, comparison).
   const bool plain = !isScript && !isSpop && !isXadd && !isClaim && !session.inMulti &&
                      special != Special::kEval && special != Special::kEvalsha && special != Special::kScript;
+  // A write reaches a canary only once the primary ran it (Effect::kGuard):
+  // reads go ahead, they change nothing.
+  const bool guarded = write && plain && pending != nullptr;
+  // What the write taints if it is lost, and whether it repairs its keys.
+  taintScope_ = WriteTaint::Scope::kNone;
+  overwrites_ = false;
+  if (write && !(broadcast && !libraryLoad)) {
+    if (info->wholeKeyspace) {
+      taintScope_ = info->name == "flushdb" ? WriteTaint::Scope::kDb : WriteTaint::Scope::kAll;
+      overwrites_ = info->name != "swapdb";  // FLUSHDB, FLUSHALL: nothing stale is left
+    } else if (keySlots_.empty()) {
+      // Keyless writes, scripts that name no key: whatever they touch, in the session's database.
+      taintScope_ = WriteTaint::Scope::kDb;
+    } else {
+      taintScope_ = WriteTaint::Scope::kKey;
+      if (info->overwrites) {
+        std::string_view option;  // SET's: only SET k v [EX|PX|EXAT|PXAT n] replaces k whole
+        if (frame.argc == 5) args.arg(3, option);
+        overwrites_ = info->overwritesKeys(frame.argc, option);
+      }
+    }
+  }
+  const auto hashKeys = [&] {
+    if (keysHashed) return;
+    keysHashed = true;
+    for (size_t i = 0; i < keySlots_.size(); ++i) {
+      std::string_view key;
+      if (args.arg(keyPositions_[i], key)) keyHashes_.push_back(diff::WrittenKeys::hash(key));
+    }
+  };
   HeldCommand* held = nullptr;      // the transaction member, once built
   HeldCommand* deferred = nullptr;  // held behind an effect, once built
   Effect* effect = nullptr;
@@ -707,22 +804,38 @@ void WorkerMirror::mirrorCommand(SessionMirror& session, const resp::CommandFram
       if (any && !write) bump(counters.skipped_unsampled_keys);
       continue;
     }
-    if (plain && session.effects.empty() && !linkTakes(canary, session, frame, counters)) continue;
-    if (!keysHashed) {
-      keysHashed = true;
-      for (size_t i = 0; i < keySlots_.size(); ++i) {
-        std::string_view key;
-        if (args.arg(keyPositions_[i], key)) keyHashes_.push_back(diff::WrittenKeys::hash(key));
+    if (plain && session.effects.empty() && !linkTakes(canary, session, frame, counters)) {
+      if (write) {
+        hashKeys();
+        taintCurrent(canary.id, session.db);
       }
+      continue;
     }
-    if (isScript && effect == nullptr) {
-      // The script itself is held behind this effect (dispatch sees it pending).
+    hashKeys();
+    if (session.inMulti && session.transactionUnknown) {
+      // A transaction that cannot be sent whole is not sent: its writes taint their keys.
+      if (write) {
+        bump(counters.dropped_unconfirmed);
+        taintCurrent(canary.id, session.transactionDb);
+      }
+      continue;
+    }
+    if (write && plain && pending == nullptr) {
+      // Its answer will not be seen (CLIENT REPLY OFF/SKIP): whether the
+      // primary ran it is unknown, so it is not mirrored and its keys are tainted.
+      bump(counters.dropped_unconfirmed);
+      taintCurrent(canary.id, session.db);
+      continue;
+    }
+    if ((isScript || guarded) && effect == nullptr) {
+      // The command itself is held behind this effect (dispatch sees it pending).
       session.effects.emplace_back();
       effect = &session.effects.back();
-      effect->kind = Effect::Kind::kScript;
-      effect->dropIfRefused = libraryLoad;
+      effect->kind = isScript ? Effect::Kind::kScript : Effect::Kind::kGuard;
+      effect->dropIfRefused = libraryLoad || guarded;
       effect->db = session.db;
       effect->protocol = protocol;
+      if (guarded && guardQueue_) effect->guard = PendingGuard(guardQueue_, eventNowUs(), keyHashes_);
       pending->effect = true;
     }
 
@@ -758,7 +871,15 @@ void WorkerMirror::mirrorCommand(SessionMirror& session, const resp::CommandFram
             })) {
           session.transaction.pop_back();
           bump(counters.dropped_oversize);
+          // Without this member the transaction cannot be sent whole.
+          if (write) taintCurrent(canary.id, session.transactionDb);
+          session.transactionUnknown = true;
           return;
+        }
+        if (write) {
+          held->keyHashes = keyHashes_;
+          held->taintScope = taintScope_;
+          held->overwrites = overwrites_;
         }
         if (xaddId != 0) {
           for (uint32_t i = 0; i < frame.argc; ++i) {
@@ -787,6 +908,9 @@ void WorkerMirror::mirrorCommand(SessionMirror& session, const resp::CommandFram
       record.rules.ttlToleranceMs = settings.ttlToleranceMs;
       record.keyHash = keyHashes_.empty() ? 0 : keyHashes_.front();
       record.db = session.db;
+      if (const TaintedKeys& tainted = canary.counters->tainted; !tainted.empty()) {
+        for (uint64_t hash : keyHashes_) record.tainted = record.tainted || tainted.tainted(session.db, hash);
+      }
       record.startedUs = eventNowUs();
       if (frame.isInline) {
         std::vector<std::string_view> inlineArgs(frame.inlineArgs.begin(), frame.inlineArgs.end());
@@ -820,6 +944,7 @@ void WorkerMirror::dispatch(const CanarySettings& canary, SessionMirror& session
     bump(counters.dropped_oversize);
     if (comparison != 0) onCanaryLost(comparison);
     if (retry != 0) dropRetry(retry);
+    if (write) taintCurrent(canary.id, session.db);
     return;
   }
   if (!session.effects.empty()) {
@@ -839,7 +964,13 @@ void WorkerMirror::dispatch(const CanarySettings& canary, SessionMirror& session
         bump(counters.dropped_oversize);
         if (comparison != 0) onCanaryLost(comparison);
         if (retry != 0) dropRetry(retry);
+        if (write) taintCurrent(canary.id, session.db);
         return;
+      }
+      if (write) {
+        deferred->keyHashes = keyHashes_;
+        deferred->taintScope = taintScope_;
+        deferred->overwrites = overwrites_;
       }
     }
     deferred->canaries.push_back(canary.id);
@@ -853,15 +984,17 @@ void WorkerMirror::dispatch(const CanarySettings& canary, SessionMirror& session
     return;
   }
   CanaryLink* link = linkFor(canary, session);
-  const SendResult result = link == nullptr
-                                ? SendResult::kDisconnected
-                                : link->send(window, frame.begin, frame.end, session.db, protocol, comparison, retry);
+  const WriteTaint taint = write ? linkTaint(session.db, keyHashes_, taintScope_) : WriteTaint{};
+  const SendResult result = link == nullptr ? SendResult::kDisconnected
+                                            : link->send(window, frame.begin, frame.end, session.db, protocol,
+                                                         comparison, retry, taint);
   if (result == SendResult::kSent) {
     bump(counters.mirrored);
     if (write) {
       if (CanaryRuntime* runtime = runtimeOf(canary.id)) {
         for (uint64_t hash : keyHashes_) runtime->written->insert(hash);
       }
+      repaired(canary.id, session.db, keyHashes_, overwrites_, taintScope_);
     }
     return;
   }
@@ -869,6 +1002,7 @@ void WorkerMirror::dispatch(const CanarySettings& canary, SessionMirror& session
   // Not sent: the link side of the comparison will never answer.
   if (comparison != 0) onCanaryLost(comparison);
   if (retry != 0) dropRetry(retry);
+  if (write) taintCurrent(canary.id, session.db);
 }
 
 void WorkerMirror::sendHeld(SessionMirror& session, const HeldCommand& held, bool transactionAborted,
@@ -880,7 +1014,9 @@ void WorkerMirror::sendHeld(SessionMirror& session, const HeldCommand& held, boo
     const CanarySettings* canary = this->canary(held.canaries[i]);
     CanaryLink* link = canary == nullptr ? nullptr : linkFor(*canary, session);
     const SendResult result =
-        link == nullptr ? SendResult::kDisconnected : link->sendHeld(held.bytes, db, protocol, comparison, retry);
+        link == nullptr ? SendResult::kDisconnected
+                        : link->sendHeld(held.bytes, db, protocol, comparison, retry,
+                                         linkTaint(db, held.keyHashes, held.taintScope));
     if (result != SendResult::kSent && retry != 0) dropRetry(retry);
     if (CanaryCounters* counters = this->counters(held.canaries[i])) {
       if (result == SendResult::kSent) {
@@ -889,16 +1025,86 @@ void WorkerMirror::sendHeld(SessionMirror& session, const HeldCommand& held, boo
         bump(result == SendResult::kQueueFull ? counters->dropped_queue_full : counters->dropped_disconnected);
       }
     }
-    if (result != SendResult::kSent && comparison != 0) onCanaryLost(comparison);
+    if (result == SendResult::kSent) {
+      repaired(held.canaries[i], db, held.keyHashes, held.overwrites, held.taintScope);
+    } else {
+      if (comparison != 0) onCanaryLost(comparison);
+      taintHeld(held.canaries[i], held, db);
+    }
   }
 }
 
-void WorkerMirror::loseHeld(const HeldCommand& held) {
+void WorkerMirror::loseHeld(const HeldCommand& held, bool ran) {
   for (uint32_t comparison : held.comparisons) {
     if (comparison != 0) onCanaryLost(comparison);
   }
   for (uint32_t retry : held.retries) {
     if (retry != 0) dropRetry(retry);
+  }
+  if (ran) {
+    for (uint64_t id : held.canaries) taintHeld(id, held, held.db);
+  }
+}
+
+TaintedKeys* WorkerMirror::taintedOf(uint64_t canaryId) {
+  const CanarySettings* settings = canary(canaryId);
+  return settings != nullptr && settings->counters ? &settings->counters->tainted : nullptr;
+}
+
+void WorkerMirror::taint(uint64_t canaryId, const WriteTaint& taint) {
+  if (TaintedKeys* tainted = taintedOf(canaryId)) {
+    taint.applyTo(*tainted);
+    if (CanaryCounters* c = counters(canaryId)) bump(c->keys_tainted);
+  }
+}
+
+void WorkerMirror::taintCurrent(uint64_t canaryId, uint32_t db) {
+  TaintedKeys* tainted = taintedOf(canaryId);
+  if (tainted == nullptr || taintScope_ == WriteTaint::Scope::kNone) return;
+  if (CanaryCounters* c = counters(canaryId)) bump(c->keys_tainted);
+  if (taintScope_ != WriteTaint::Scope::kKey) {
+    WriteTaint{taintScope_, db, 0}.applyTo(*tainted);
+    return;
+  }
+  for (uint64_t hash : keyHashes_) tainted->taintKey(db, hash);
+}
+
+void WorkerMirror::taintHeld(uint64_t canaryId, const HeldCommand& held, uint32_t db) {
+  TaintedKeys* tainted = taintedOf(canaryId);
+  if (tainted == nullptr || held.taintScope == WriteTaint::Scope::kNone) return;
+  if (CanaryCounters* c = counters(canaryId)) bump(c->keys_tainted);
+  if (held.taintScope != WriteTaint::Scope::kKey) {
+    WriteTaint{held.taintScope, db, 0}.applyTo(*tainted);
+    return;
+  }
+  for (uint64_t hash : held.keyHashes) tainted->taintKey(db, hash);
+}
+
+WriteTaint WorkerMirror::linkTaint(uint32_t db, const std::vector<uint64_t>& keyHashes, WriteTaint::Scope scope) {
+  if (scope == WriteTaint::Scope::kKey) {
+    // One entry per command on the link: several keys stand as their database.
+    return keyHashes.size() == 1 ? WriteTaint{scope, db, keyHashes.front()} : WriteTaint{WriteTaint::Scope::kDb, db, 0};
+  }
+  return WriteTaint{scope, db, 0};
+}
+
+void WorkerMirror::repaired(uint64_t canaryId, uint32_t db, const std::vector<uint64_t>& keyHashes,
+                            bool overwrites, WriteTaint::Scope scope) {
+  TaintedKeys* tainted = taintedOf(canaryId);
+  if (tainted == nullptr || tainted->empty()) return;
+  if (!overwrites) return;
+  switch (scope) {
+    case WriteTaint::Scope::kKey:
+      for (uint64_t hash : keyHashes) tainted->clearKey(db, hash);
+      break;
+    case WriteTaint::Scope::kDb:  // FLUSHDB
+      tainted->clearDb(db);
+      break;
+    case WriteTaint::Scope::kAll:  // FLUSHALL
+      tainted->clearAll();
+      break;
+    case WriteTaint::Scope::kNone:
+      break;
   }
 }
 
@@ -1028,6 +1234,7 @@ void WorkerMirror::onReply(SessionMirror& session, const proxy::PendingCommand& 
         comparison.primaryUs = nowUs - comparison.startedUs;
         comparison.hasPrimary = true;
         comparison.primaryError = reply.isError();
+        comparison.refused = comparison.primaryError && refusedBeforeRunning(reply.top.text.view());
       } else {
         comparison.lost = true;
         if (CanaryCounters* c = counters(comparison.canaryId)) bump(fits ? c->dropped_queue_full : c->dropped_oversize);
@@ -1048,7 +1255,7 @@ void WorkerMirror::onReply(SessionMirror& session, const proxy::PendingCommand& 
   answer.ranScript = effect->kind != Effect::Kind::kScript || !answer.error || scriptRan(reply, window);
   answer.committed = reply.top.type == '*' && !reply.top.isNull;
   const bool needsValue =
-      !answer.error && effect->kind != Effect::Kind::kScript &&
+      !answer.error && effect->kind != Effect::Kind::kScript && effect->kind != Effect::Kind::kGuard &&
       (effect->kind != Effect::Kind::kExec ||
        std::any_of(effect->held.begin(), effect->held.end(), [](const HeldCommand& h) { return !h.rewriteArgs.empty(); }));
   if (needsValue && settings_ && reply.end - reply.begin <= settings_->maxComparedReplyBytes) {
@@ -1057,24 +1264,53 @@ void WorkerMirror::onReply(SessionMirror& session, const proxy::PendingCommand& 
     answer.parsed = window.copy(reply.begin, reply.end, bytes) && resp::parseValue(bytes, answer.value, error);
   }
   effect->ready = true;
-  effect->pendingMove.reset();
+  effect->readyUs = eventNowUs();
+  effect->pendingMove.answer();
   if (!session.hasReadyEffects) {
     session.hasReadyEffects = true;
     readySessions_.push_back(&session);
   }
 }
 
-bool WorkerMirror::waitsForMove(SessionMirror& session, uint64_t nowUs) {
+bool WorkerMirror::waitsForFeeders(SessionMirror& session, uint64_t nowUs, uint64_t& recheckUs) {
   if (session.effects.empty() || !session.effects.front().ready) return false;
   Effect& effect = session.effects.front();
   if (effect.kind != Effect::Kind::kBlockingPop) return false;
-  bool fed = false;
-  for (std::string_view key : popSources(effect)) {
-    fed = fed || pendingMoves_->destinations.count(std::string(key)) != 0;
+  const std::vector<std::string_view> sources = popSources(effect);
+  bool moveFed = false;
+  bool guardFed = false;  // or fed by an answered move that waits for a guarded write
+  const bool guardsBefore = guardQueue_ && guardQueue_->order().pendingAtOrBefore(effect.readyUs);
+  for (std::string_view key : sources) {
+    moveFed = moveFed || (!pendingMoves_->destinations.empty() && pendingMoves_->destinations.count(std::string(key)) != 0);
+    if (!pendingMoves_->answered.empty()) {
+      // BLMOVE q q counts itself among the answered moves into q.
+      const std::string* own = moveDestination(effect);
+      auto found = pendingMoves_->answered.find(std::string(key));
+      const uint32_t others = found == pendingMoves_->answered.end() ? 0 : found->second - (own != nullptr && *own == key ? 1 : 0);
+      guardFed = guardFed || others != 0;
+    }
+    guardFed = guardFed || (guardsBefore && guardQueue_->order().keyPending(diff::WrittenKeys::hash(key)));
   }
-  if (!fed) return false;
+  if (!moveFed && !guardFed) return false;
   if (effect.heldSinceUs == 0) effect.heldSinceUs = nowUs;
-  return nowUs - effect.heldSinceUs < kMoveWaitUs;
+  const uint64_t waited = nowUs - effect.heldSinceUs;
+  if (moveFed && waited < kMoveWaitUs) {
+    recheckUs = std::min(recheckUs, nowUs + (guardFed ? kGuardRecheckUs : kMoveWaitUs - waited));
+    return true;
+  }
+  if (guardFed && waited < kGuardWaitUs) {
+    recheckUs = std::min(recheckUs, nowUs + kGuardRecheckUs);
+    return true;
+  }
+  if (guardFed && settings_) {
+    // Its feeder is still held up: the canary may pop before the push.
+    for (const CanarySettings& canary : settings_->canaries) {
+      if (canary.percentHundredths == 0) continue;
+      for (std::string_view key : sources) canary.counters->tainted.taintKey(effect.db, diff::WrittenKeys::hash(key));
+      bump(canary.counters->perWorker[workerIndex_].keys_tainted);
+    }
+  }
+  return false;
 }
 
 void WorkerMirror::sealTurn() {
@@ -1094,18 +1330,32 @@ void WorkerMirror::onTurnEnd() {
     // A pop from a key that a blocking move still waiting for its answer pushes
     // into may have been fed by it: that answer is on its way (Redis wrote the
     // pop's first), so the pop waits for it, briefly, to run after the move.
+    // Likewise a pop from a key that a guarded write, framed before the pop's
+    // reply was read, may have fed (guard_order.h).
     std::vector<SessionMirror*> held;
-    const uint64_t nowUs = pendingMoves_->destinations.empty() ? 0 : uv_hrtime() / 1000;
+    const bool mayWait = !pendingMoves_->destinations.empty() || !pendingMoves_->answered.empty() ||
+                         (guardQueue_ != nullptr && guardQueue_->order().pendingAtOrBefore(UINT64_MAX - 1));
+    const uint64_t nowUs = mayWait ? uv_hrtime() / 1000 : 0;
+    uint64_t recheckUs = UINT64_MAX;
+    bool waited = false;
     for (SessionMirror* session : readySessions_) {
-      if (nowUs != 0 && waitsForMove(*session, nowUs)) {
+      const uint64_t heldSince = session->effects.empty() ? 0 : session->effects.front().heldSinceUs;
+      if (mayWait && waitsForFeeders(*session, nowUs, recheckUs)) {
         held.push_back(session);
         continue;
+      }
+      if (heldSince != 0 && !waited) {
+        // It waited for a feeder of another worker, whose send was sealed
+        // after this turn's seal: what this turn end queues from here on is
+        // sealed later (LinkOrder), so the canary gets the push first.
+        waited = true;
+        sealUs_ = std::max(sealUs_, uv_hrtime() / 1000);
       }
       runReadyEffects(*session, false);
       session->hasReadyEffects = false;
     }
     readySessions_ = std::move(held);
-    if (!readySessions_.empty()) batcher_.wakeAt(nowUs + kMoveWaitUs);
+    if (!readySessions_.empty()) batcher_.wakeAt(recheckUs == UINT64_MAX ? nowUs + kMoveWaitUs : recheckUs);
   }
   batcher_.onTurnEnd();
   if (reserved_) {
@@ -1123,14 +1373,18 @@ void WorkerMirror::runReadyEffects(SessionMirror& session, bool stopAtBlockingPo
     session.effects.pop_front();
     const bool refused = effect.reply.error && !effect.reply.killed &&
                          (effect.dropIfRefused || !effect.reply.ranScript);
-    if (effect.kind == Effect::Kind::kScript && !effect.after.empty() && (effect.reply.killed || refused)) {
+    const bool guard = effect.kind == Effect::Kind::kGuard;
+    if ((effect.kind == Effect::Kind::kScript || guard) && !effect.after.empty() &&
+        (effect.reply.killed || refused)) {
       // Not mirrored: a killed script would run on the canary until killed,
-      // answering BUSY meanwhile; a refused library load changed nothing.
-      const HeldCommand& script = effect.after.front();
-      for (uint64_t id : script.canaries) {
-        if (CanaryCounters* c = counters(id)) bump(refused ? c->scripts_refused : c->scripts_killed);
+      // answering BUSY meanwhile; a refused write or library load changed nothing.
+      const HeldCommand& command = effect.after.front();
+      for (uint64_t id : command.canaries) {
+        if (CanaryCounters* c = counters(id)) {
+          bump(guard ? c->skipped_refused : refused ? c->scripts_refused : c->scripts_killed);
+        }
       }
-      loseHeld(script);
+      loseHeld(command, false);
       effect.after.erase(effect.after.begin());
     }
     const bool aborted = runEffect(session, effect);
@@ -1157,7 +1411,8 @@ void WorkerMirror::abandon(SessionMirror& session, const proxy::PendingCommand& 
   auto effect = std::find_if(session.effects.begin(), session.effects.end(),
                              [](const Effect& e) { return !e.ready; });
   if (effect == session.effects.end()) return;
-  for (const HeldCommand& held : effect->after) loseHeld(held);
+  // Its reply will not be seen: what waited behind it may have run on the primary.
+  for (const HeldCommand& held : effect->after) loseHeld(held, true);
   session.effects.erase(effect);
 }
 
@@ -1169,7 +1424,7 @@ void WorkerMirror::sessionClosed(SessionMirror& session) {
     session.hasReadyEffects = false;
   }
   for (const Effect& effect : session.effects) {
-    for (const HeldCommand& held : effect.after) loseHeld(held);
+    for (const HeldCommand& held : effect.after) loseHeld(held, true);
   }
   session.transaction.clear();
   session.effects.clear();
@@ -1197,23 +1452,33 @@ void WorkerMirror::onCanaryLost(uint32_t id) {
 }
 
 void WorkerMirror::sendOwned(const CanarySettings& canary, const SessionMirror& session,
-                             const std::string& bytes, uint32_t db, int protocol, uint32_t replies) {
+                             const std::string& bytes, uint32_t db, int protocol, uint32_t replies,
+                             const std::vector<std::string_view>& keys) {
   CanaryCounters* counters = this->counters(canary.id);
   CanaryLink* link = linkFor(canary, session);
-  const SendResult result =
-      link == nullptr ? SendResult::kDisconnected : link->sendOwned(bytes, db, protocol, replies);
+  std::vector<uint64_t> hashes;
+  for (std::string_view key : keys) hashes.push_back(diff::WrittenKeys::hash(key));
+  const WriteTaint::Scope scope = keys.empty() ? WriteTaint::Scope::kNone : WriteTaint::Scope::kKey;
+  const SendResult result = link == nullptr ? SendResult::kDisconnected
+                                            : link->sendOwned(bytes, db, protocol, replies, 0,
+                                                              linkTaint(db, hashes, scope));
   if (counters == nullptr) return;
   if (result == SendResult::kSent) {
     bump(counters->effects_mirrored);
-  } else {
-    bump(result == SendResult::kQueueFull ? counters->dropped_queue_full
-                                          : counters->dropped_disconnected);
+    return;
+  }
+  bump(result == SendResult::kQueueFull ? counters->dropped_queue_full : counters->dropped_disconnected);
+  if (TaintedKeys* tainted = taintedOf(canary.id); tainted != nullptr && !hashes.empty()) {
+    for (uint64_t hash : hashes) tainted->taintKey(db, hash);
+    bump(counters->keys_tainted);
   }
 }
 
 void WorkerMirror::sendTransaction(SessionMirror& session, const Effect& effect, bool committed,
                                    const resp::Value* results) {
   if (!settings_) return;
+  static constexpr std::string_view kMulti = "*1\r\n$5\r\nMULTI\r\n";
+  static constexpr std::string_view kExec = "*1\r\n$4\r\nEXEC\r\n";
   for (const CanarySettings& canary : settings_->canaries) {
     CanaryCounters* counters = this->counters(canary.id);
     std::vector<const HeldCommand*> members;
@@ -1227,44 +1492,74 @@ void WorkerMirror::sendTransaction(SessionMirror& session, const Effect& effect,
       bump(counters->transactions_discarded);
       continue;
     }
+    // One unit, built whole and queued whole or not at all: a link never
+    // holds half a transaction, and nothing of another session interleaves.
+    // A SELECT inside MULTI moves the members after it; the link is put back
+    // in the database it believes it is in after EXEC.
+    const uint32_t firstDb = members.front()->db;
+    uint32_t db = firstDb;
+    uint32_t replies = 2;
+    std::string unit(kMulti);
+    std::vector<uint64_t> hashes;
+    WriteTaint::Scope scope = WriteTaint::Scope::kNone;
+    for (const HeldCommand* held : members) {
+      if (held->db != db) {
+        unit += resp::encodeCommand({"SELECT", std::to_string(held->db)});
+        db = held->db;
+        ++replies;
+      }
+      if (held->rewriteArgs.empty()) {
+        for (const net::Slice& slice : held->bytes) unit.append(slice.data(), slice.size());
+      } else {
+        std::vector<std::string_view> rebuilt(held->rewriteArgs.begin(), held->rewriteArgs.end());
+        if (results != nullptr && held->replyIndex < results->elements.size() &&
+            results->elements[held->replyIndex].type == '$' && held->idIndex < rebuilt.size()) {
+          rebuilt[held->idIndex] = results->elements[held->replyIndex].text;
+        }
+        unit += resp::encodeCommand(rebuilt);
+      }
+      ++replies;
+      hashes.insert(hashes.end(), held->keyHashes.begin(), held->keyHashes.end());
+      scope = std::max(scope, held->taintScope);
+    }
+    unit += kExec;
+    if (db != firstDb) {
+      unit += resp::encodeCommand({"SELECT", std::to_string(firstDb)});
+      ++replies;
+      scope = WriteTaint::Scope::kAll;  // lost with the link: which database is unknown
+    }
     CanaryLink* link = linkFor(canary, session);
-    if (link == nullptr) continue;
-    // One unit on the session's link: nothing of another session interleaves.
-    if (link->sendOwned("*1\r\n$5\r\nMULTI\r\n", members.front()->db, effect.protocol, 1) !=
-        SendResult::kSent) {
-      bump(counters->dropped_disconnected);
+    const SendResult result =
+        link == nullptr ? SendResult::kDisconnected
+                        : link->sendOwned(unit, firstDb, effect.protocol, replies, 0, linkTaint(firstDb, hashes, scope));
+    if (result != SendResult::kSent) {
+      bump(result == SendResult::kQueueFull ? counters->dropped_queue_full : counters->dropped_disconnected);
+      for (const HeldCommand* held : members) taintHeld(canary.id, *held, held->db);
       continue;
     }
-    for (const HeldCommand* held : members) {
-      if (held->rewriteArgs.empty()) {
-        link->sendHeld(held->bytes, held->db, effect.protocol, 0);
-        continue;
-      }
-      std::vector<std::string_view> rebuilt(held->rewriteArgs.begin(), held->rewriteArgs.end());
-      if (results != nullptr && held->replyIndex < results->elements.size() &&
-          results->elements[held->replyIndex].type == '$' && held->idIndex < rebuilt.size()) {
-        rebuilt[held->idIndex] = results->elements[held->replyIndex].text;
-      }
-      link->sendOwned(resp::encodeCommand(rebuilt), held->db, effect.protocol, 1);
-    }
-    link->sendOwned("*1\r\n$4\r\nEXEC\r\n", members.back()->db, effect.protocol, 1);
     bump(counters->transactions_mirrored);
     proxy::bump(counters->mirrored, members.size());
+    for (const HeldCommand* held : members) {
+      repaired(canary.id, held->db, held->keyHashes, held->overwrites, held->taintScope);
+    }
   }
 }
 
 void WorkerMirror::sendToEffectCanaries(const SessionMirror& session, const Effect& effect,
                                         const std::vector<std::string_view>& command) {
   const std::string encoded = resp::encodeCommand(command);
+  const std::vector<std::string_view> keys{effect.args.size() > 1 ? std::string_view(effect.args[1])
+                                                                  : std::string_view()};
   for (uint64_t id : effect.canaries) {
     if (const CanarySettings* canary = this->canary(id)) {
-      sendOwned(*canary, session, encoded, effect.db, effect.protocol, 1);
+      sendOwned(*canary, session, encoded, effect.db, effect.protocol, 1, keys);
     }
   }
 }
 
 bool WorkerMirror::runEffect(SessionMirror& session, Effect& effect) {
-  if (!settings_ || effect.kind == Effect::Kind::kScript) return false;  // the script is in effect.after
+  // The script, or the guarded write, is the first of effect.after.
+  if (!settings_ || effect.kind == Effect::Kind::kScript || effect.kind == Effect::Kind::kGuard) return false;
   const EffectReply& reply = effect.reply;
   if (reply.error) return effect.kind == Effect::Kind::kExec;  // EXECABORT
   const MirrorSettings& settings = *settings_;
@@ -1373,7 +1668,7 @@ bool WorkerMirror::runEffect(SessionMirror& session, Effect& effect) {
     for (std::string_view key : keys) {
       any = any || settings.sampler->sampled(keySlot(key), canary.percentHundredths);
     }
-    if (any) sendOwned(canary, session, encoded, effect.db, effect.protocol, 1);
+    if (any) sendOwned(canary, session, encoded, effect.db, effect.protocol, 1, keys);
   }
   return false;
 }

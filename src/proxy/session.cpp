@@ -87,11 +87,10 @@ void Session::onData(net::TcpStream& stream, net::Chunk* chunk, uint32_t offset,
 void Session::onCommand(const resp::CommandFrame& frame) {
   PendingCommand* pending = tracker_.track(frame);
   bump(worker_.stats().commands_observed);
-  // Subscribed sessions are not mirrored: their commands answer differently
-  // there (RESP2 PING) and the canary links never subscribe.
-  if (mirror_.active() && !tracker_.inPubSub()) {
-    mirror_.onCommand(mirrorState_, frame, pending, clientWindow_, tracker_.protocol());
-  }
+  // Every command, mirrored or not: the session's state is followed from its
+  // first byte. Subscribed sessions are not mirrored (their commands answer
+  // differently there, RESP2 PING, and the canary links never subscribe).
+  mirror_.onCommand(mirrorState_, frame, pending, clientWindow_, tracker_.protocol(), !tracker_.inPubSub());
   lastCommandEnd_ = frame.end;
 }
 

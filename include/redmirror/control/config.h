@@ -60,6 +60,8 @@ struct ProxyConfig {
   bool reportValues = false;         // --report-values
   SecretSource reportKeyHashSecret;  // HMAC key for key hashes; random per start if unset
   size_t writtenKeysFilterBytes = 1 << 20;
+  // Keys tainted per canary before whole databases stand in for them (16 bytes each).
+  size_t taintedKeysMax = 65536;
   int64_t ttlToleranceMs = 2000;
   bool warmCanary = false;           // --warm-canary: read repair on cold misses
   uint32_t warmRatePerSecond = 100;  // per worker

@@ -62,6 +62,7 @@ class MirrorManager final : public MirrorControl {
   bool serverCommands_ = false;
   std::shared_ptr<const mirror::CommandTable> commands_;
   std::shared_ptr<const mirror::SlotSampler> sampler_;
+  std::shared_ptr<mirror::GuardOrder> guards_;  // one for the process, in every snapshot
   std::shared_ptr<const mirror::MirrorSettings> current_;
   uint64_t nextId_ = 1;
   std::string commandsSignature_;

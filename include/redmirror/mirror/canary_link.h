@@ -15,6 +15,7 @@
 
 #include "redmirror/mirror/link_batcher.h"
 #include "redmirror/mirror/settings.h"
+#include "redmirror/mirror/tainted_keys.h"
 #include "redmirror/net/stream_window.h"
 #include "redmirror/net/tcp_stream.h"
 #include "redmirror/resp/reply_framer.h"
@@ -39,15 +40,16 @@ class CanaryLink final : private net::TcpStream::Events,
   // Queues the bytes [begin, end) of `window` (by reference) as one command.
   // `comparison` is 0 or the id of the comparison awaiting this reply.
   // `retry` is 0 or a script retry (EVALSHA that may get NOSCRIPT).
+  // `taint`: what to taint if the link dies before the reply (a write).
   SendResult send(const net::StreamWindow& window, uint64_t begin, uint64_t end, uint32_t db,
-                  int protocol, uint32_t comparison, uint32_t retry = 0);
+                  int protocol, uint32_t comparison, uint32_t retry = 0, WriteTaint taint = {});
   // Queues a held command (a transaction's member, or one held behind an effect), by reference.
   SendResult sendHeld(const std::vector<net::Slice>& bytes, uint32_t db, int protocol, uint32_t comparison,
-                      uint32_t retry = 0);
-  // Queues bytes the proxy built (effects, transaction brackets), `replies` replies
-  // expected; the first carries `comparison` (0: none).
+                      uint32_t retry = 0, WriteTaint taint = {});
+  // Queues bytes the proxy built (effects, transactions), `replies` replies
+  // expected; the first carries `comparison` (0: none). All or nothing.
   SendResult sendOwned(std::string_view bytes, uint32_t db, int protocol, uint32_t replies,
-                       uint32_t comparison = 0);
+                       uint32_t comparison = 0, WriteTaint taint = {});
 
   bool up() const { return state_ == State::kUp; }
   // Whether a command of `bytes` would fit in the budget now (send() decides).
@@ -81,6 +83,7 @@ class CanaryLink final : private net::TcpStream::Events,
     uint32_t comparison;
     uint32_t retry = 0;
     uint64_t sentAtUs = 0;  // when its batch was written; 0 until then
+    WriteTaint taint{};     // what a write taints if its reply never comes
   };
   struct Charge {
     uint64_t bytes;   // bytes of the stream this entry covers
@@ -108,7 +111,8 @@ class CanaryLink final : private net::TcpStream::Events,
 
   template <typename ForEach>
   SendResult enqueue(uint64_t bytes, ForEach&& forEach, uint32_t db, int protocol, Expect kind,
-                     uint32_t comparison, uint32_t replies, uint32_t retry, std::string_view owned = {});
+                     uint32_t comparison, uint32_t replies, uint32_t retry, WriteTaint taint,
+                     std::string_view owned = {});
   // Closes the command queued since the last mark (for LinkOrder).
   void markQueued();
   void sealMarks(uint64_t sealUs);

@@ -74,6 +74,10 @@ struct CommandInfo {
   bool nondeterministicOutput = false;       // tip nondeterministic_output
   bool nondeterministicOutputOrder = false;  // tip nondeterministic_output_order
   bool wholeKeyspace = false;                // FLUSHALL, FLUSHDB, SWAPDB: reach every canary
+  // Replaces every key it names whole, whatever was there (DEL, UNLINK, GETDEL,
+  // MSET, SETEX, PSETEX; SET only without NX/XX/KEEPTTL: overwritesKeys()): a
+  // mirrored one repairs a tainted key.
+  bool overwrites = false;
   Policy policy = Policy::kMirror;
   std::string policyReason;  // why the built-in table says kNever (for reports)
   Special special = Special::kNone;
@@ -86,6 +90,10 @@ struct CommandInfo {
   bool singleKey = false;
 
   bool isWrite() const { return (flags & kFlagWrite) != 0; }
+  // Whether this call replaces its keys whole: `overwrites`, and for SET only
+  // its plain forms (SET k v, SET k v EX|PX|EXAT|PXAT n), read from argc and
+  // the captured argument 3.
+  bool overwritesKeys(uint32_t argc, std::string_view arg3) const;
   bool isBlocking() const { return (flags & kFlagBlocking) != 0; }
   // A wrong argument count gets an error from Redis and has no effect.
   bool acceptsArgc(uint32_t argc) const {

@@ -26,7 +26,8 @@ class RepairLink final : private net::TcpStream::Events, private resp::ReplySink
   RepairLink& operator=(const RepairLink&) = delete;
 
   // Asks the primary for `key` in `db`; false when too many repairs are pending.
-  bool request(uint64_t canaryId, uint32_t db, std::string key);
+  // `replace`: the canary has the key with a value to replace (a tainted key).
+  bool request(uint64_t canaryId, uint32_t db, std::string key, bool replace = false);
   void sweep(uint64_t nowMs);
   void shutdown();
   bool fullyClosed() const { return stream_ == nullptr && closing_.empty(); }
@@ -39,6 +40,7 @@ class RepairLink final : private net::TcpStream::Events, private resp::ReplySink
     std::string key;
     std::string dump;
     bool found = false;
+    bool replace = false;  // the canary holds a stale copy (a tainted key), not none
   };
 
   void onData(net::TcpStream& stream, net::Chunk* chunk, uint32_t offset, uint32_t length) override;

@@ -12,8 +12,10 @@
 
 #include "redmirror/diff/report.h"
 #include "redmirror/mirror/command_table.h"
+#include "redmirror/mirror/guard_order.h"
 #include "redmirror/mirror/link_order.h"
 #include "redmirror/mirror/sampler.h"
+#include "redmirror/mirror/tainted_keys.h"
 #include "redmirror/net/uv_util.h"
 
 namespace redmirror::mirror {
@@ -44,7 +46,11 @@ namespace redmirror::mirror {
   X(scripts_killed, "scripts not mirrored: SCRIPT KILL or FUNCTION KILL stopped them on the primary") \
   X(scripts_refused, "scripts, functions and library loads not mirrored: the primary refused them before they ran") \
   X(link_writes, "gather writes to the canary's links (one per link per flush)")         \
-  X(link_reads, "reads of canary replies from the links")
+  X(link_reads, "reads of canary replies from the links")                              \
+  X(skipped_tainted, "reads not compared: a key (or database) whose mirrored history has a gap") \
+  X(skipped_refused, "commands not mirrored or compared: the primary refused them before running them (NOPERM, OOM, READONLY, BUSY...)") \
+  X(dropped_unconfirmed, "writes not mirrored: whether the primary ran them cannot be seen (CLIENT REPLY OFF/SKIP, a transaction begun before mirroring)") \
+  X(keys_tainted, "writes whose keys were tainted: dropped, lost with a link, or unconfirmed")
 
 struct CanaryCounters {
 #define REDMIRROR_DECLARE_CANARY_COUNTER(name, help) std::atomic<uint64_t> name{0};
@@ -56,15 +62,18 @@ struct CanaryCounters {
 
 // One block per worker: each worker writes only its own.
 struct CanaryCounterSet {
-  CanaryCounterSet(size_t workers, size_t writtenKeysBytes, uint32_t linksPerWorker = 1)
+  CanaryCounterSet(size_t workers, size_t writtenKeysBytes, uint32_t linksPerWorker = 1,
+                   size_t taintedKeysCapacity = 65536)
       : perWorker(workers),
         reports(workers),
         written(writtenKeysBytes),
-        order(static_cast<uint32_t>(workers) * linksPerWorker) {}
+        order(static_cast<uint32_t>(workers) * linksPerWorker),
+        tainted(taintedKeysCapacity) {}
   std::vector<CanaryCounters> perWorker;
   std::vector<diff::CanaryReport> reports;  // the current comparison window, per worker
   diff::WrittenKeys written;                // keys mirrored in this window, all workers
   LinkOrder order;                          // the links' unwritten commands, all workers
+  TaintedKeys tainted;                      // keys with a gap in their mirrored history; outlives RESET
 };
 
 struct CanarySettings {
@@ -96,6 +105,8 @@ struct MirrorSettings {
   uint32_t linkBatchDelayUs = 2000;
   size_t linkBatchBytes = 16 * 1024;
   std::shared_ptr<const diff::Redaction> redaction;
+  // Guarded writes not yet sent, all workers (pops wait for the writes that fed them).
+  std::shared_ptr<GuardOrder> guards;
   // Read repair (--warm-canary) through a connection of each worker to the primary.
   bool warmCanary = false;
   uint32_t warmRatePerSecond = 100;  // per worker

@@ -20,6 +20,7 @@
 #include "redmirror/mirror/link_batcher.h"
 #include "redmirror/mirror/repair_link.h"
 #include "redmirror/mirror/settings.h"
+#include "redmirror/mirror/tainted_keys.h"
 #include "redmirror/net/chunk_pool.h"
 #include "redmirror/net/stream_window.h"
 #include "redmirror/net/tcp_stream.h"
@@ -39,6 +40,11 @@ struct HeldCommand {
   std::vector<uint32_t> retries;      // per canary: script retry (EVALSHA -> EVAL on NOSCRIPT), or 0
   uint32_t db = 0;
   bool dbFromTransaction = false;     // db set by a SELECT inside a MULTI not yet committed
+  // A write: its keys (WrittenKeys::hash), tainted if it is lost on the way, and
+  // repaired when it replaces them whole and reaches the canary.
+  std::vector<uint64_t> keyHashes;
+  WriteTaint::Scope taintScope = WriteTaint::Scope::kNone;
+  bool overwrites = false;
   // XADD with a server-chosen ID inside MULTI: rebuilt with the ID found at
   // `replyIndex` of the EXEC reply.
   std::vector<std::string> rewriteArgs;
@@ -60,7 +66,10 @@ struct EffectReply {
 // primary reply has not arrived: a pop answered from one of those keys may have
 // been fed by such a move in the same primary event (effect_order.h).
 struct PendingMoves {
-  std::unordered_map<std::string, uint32_t> destinations;
+  std::unordered_map<std::string, uint32_t> destinations;  // moves not answered yet
+  // Moves answered but not sent yet (waiting for a guarded write that fed them):
+  // the pops they fed wait for them as long as they wait.
+  std::unordered_map<std::string, uint32_t> answered;
 };
 
 // Counts one pending move's destination while it lives (move-only).
@@ -72,29 +81,41 @@ class PendingMove {
     ++moves_->destinations[destination_];
   }
   PendingMove(PendingMove&& other) noexcept
-      : moves_(std::move(other.moves_)), destination_(std::move(other.destination_)) {}
+      : moves_(std::move(other.moves_)), destination_(std::move(other.destination_)), answered_(other.answered_) {}
   PendingMove& operator=(PendingMove&& other) noexcept {
     if (this != &other) {
       reset();
       moves_ = std::move(other.moves_);
       destination_ = std::move(other.destination_);
+      answered_ = other.answered_;
     }
     return *this;
   }
   PendingMove(const PendingMove&) = delete;
   PendingMove& operator=(const PendingMove&) = delete;
   ~PendingMove() { reset(); }
-  // Its reply arrived (or it will never run): stop counting.
+  // Its reply arrived: counted as answered until it is sent.
+  void answer() {
+    if (!moves_ || answered_) return;
+    release(moves_->destinations);
+    ++moves_->answered[destination_];
+    answered_ = true;
+  }
+  // Sent (or it will never run): stop counting.
   void reset() {
     if (!moves_) return;
-    auto found = moves_->destinations.find(destination_);
-    if (found != moves_->destinations.end() && --found->second == 0) moves_->destinations.erase(found);
+    release(answered_ ? moves_->answered : moves_->destinations);
     moves_.reset();
   }
 
  private:
+  void release(std::unordered_map<std::string, uint32_t>& counts) {
+    auto found = counts.find(destination_);
+    if (found != counts.end() && --found->second == 0) counts.erase(found);
+  }
   std::shared_ptr<PendingMoves> moves_;
   std::string destination_;
+  bool answered_ = false;
 };
 
 // Work to do when the primary's reply to a command arrives. Effects run at the
@@ -117,7 +138,13 @@ struct Effect {
   // kClaim: XCLAIM / XAUTOCLAIM claim by idle time, which differs between
   // servers: mirrored as XCLAIM of exactly the IDs the primary claimed, with
   // min-idle-time 0 (as Redis replicates them).
-  enum class Kind : uint8_t { kSpop, kBlockingPop, kExec, kXadd, kScript, kClaim };
+  // kGuard: a write waits for the primary's answer and reaches the canaries
+  // only if the primary ran it. An error reply means it did not (refused before
+  // running: NOPERM, NOAUTH, OOM, READONLY, MISCONF, NOREPLICAS, LOADING, BUSY,
+  // MASTERDOWN, arity or syntax; or refused by the command itself, which
+  // changes nothing either): such writes are counted under skipped
+  // "primary_refused". The write is the first command held behind it.
+  enum class Kind : uint8_t { kSpop, kBlockingPop, kExec, kXadd, kScript, kClaim, kGuard };
   Kind kind = Kind::kSpop;
   std::vector<std::string> args;   // the command's arguments, args[0] lowercase
   std::vector<uint32_t> keys;      // kBlockingPop: where its keys are in args (command table)
@@ -131,6 +158,8 @@ struct Effect {
   bool ready = false;              // its reply arrived: runs at the end of the turn
   bool dropIfRefused = false;      // kScript: not mirrored when the primary answered an error
   PendingMove pendingMove;         // kBlockingPop moves: counted until answered
+  PendingGuard guard;              // kGuard: open until the write is sent, refused or lost
+  uint64_t readyUs = 0;            // when its reply was read
   uint64_t blockedOrder = 0;       // kBlockingPop: when it was sent, among this worker's
   uint64_t heldSinceUs = 0;        // a pop waiting for a move that may have fed it
   EffectReply reply;
@@ -150,6 +179,10 @@ struct SessionMirror {
   bool hasReadyEffects = false;  // listed in the worker's sessions to run at the turn's end
   bool quit = false;             // QUIT was sent: nothing after it is mirrored
   bool watching = false;         // WATCH is in force: EXEC may answer nil
+  // The current MULTI began while this session was not mirrored (its first
+  // members were not kept), or lost a member: it is not mirrored, and its
+  // sampled writes taint their keys.
+  bool transactionUnknown = false;
   bool transactionRefusable = false;  // a command queued since MULTI may have been refused
   uint32_t transactionSerial = 0;     // of the current MULTI
   uint32_t queuedAwaiting = 0;        // its commands whose +QUEUED has not come yet
@@ -168,9 +201,15 @@ class WorkerMirror {
   void apply(std::shared_ptr<const MirrorSettings> settings);
   bool active() const { return active_; }
 
-  // Session hooks. `window` holds the client stream's recent bytes.
+  // Session hooks. `window` holds the client stream's recent bytes. Called for
+  // every command from the session's first byte, whatever the settings: the
+  // session's state (database, transaction, WATCH, QUIT) is followed even when
+  // nothing is mirrored, so that a share raised later mirrors into the right
+  // place. `mirrorable`: false while the session is subscribed (its commands
+  // answer differently there and the links never subscribe): state only.
   void onCommand(SessionMirror& session, const resp::CommandFrame& frame,
-                 proxy::PendingCommand* pending, const net::StreamWindow& window, int protocol);
+                 proxy::PendingCommand* pending, const net::StreamWindow& window, int protocol,
+                 bool mirrorable = true);
   // The primary answered `pending`; `window` holds the primary stream's recent bytes.
   void onReply(SessionMirror& session, const proxy::PendingCommand& pending,
                const resp::ReplyFrame& reply, const net::StreamWindow& window);
@@ -183,6 +222,8 @@ class WorkerMirror {
   void onCanaryReply(uint32_t comparison, const net::StreamWindow& window, uint64_t begin,
                      uint64_t end, bool isError, uint64_t sentUs);
   void onCanaryLost(uint32_t comparison);
+  // A write to the canary was lost (dropped, or its link died before the reply).
+  void taint(uint64_t canaryId, const WriteTaint& taint);
   // A link to the canary (re)connected: it may have restarted and lost its scripts.
   void onLinkConnected(uint64_t canaryId);
   // The reply to an EVALSHA that carries a retry: returns true when it was
@@ -190,7 +231,8 @@ class WorkerMirror {
   bool onScriptReply(uint32_t retry, bool noscript, uint32_t comparison, CanaryLink& link);
   void dropRetry(uint32_t retry);
   // Read repair: a key dumped from the primary, to RESTORE on the canary.
-  void restoreOnCanary(uint64_t canaryId, uint32_t db, const std::string& restore);
+  // Restored, it is no longer tainted.
+  void restoreOnCanary(uint64_t canaryId, uint32_t db, std::string_view key, const std::string& restore);
 
   void sweep(uint64_t nowMs);
   // Start of a loop turn's end, before the primary path's writes: seals what the
@@ -199,6 +241,11 @@ class WorkerMirror {
   void sealTurn();
   // How long a pop waits for the answer of a move that may have fed it.
   static constexpr uint64_t kMoveWaitUs = 2000;
+  // How long a pop waits for a guarded write that may have fed it; then it
+  // runs and its keys are tainted. Guards resolve within one primary round
+  // trip unless their client stops reading.
+  static constexpr uint64_t kGuardWaitUs = 50000;
+  static constexpr uint64_t kGuardRecheckUs = 200;
   uint64_t sealUs() const { return sealUs_; }
   // A read callback begins: the time stamps of what it frames are taken once,
   // when first needed (a clock read costs as much as the rest of a small
@@ -231,6 +278,8 @@ class WorkerMirror {
     bool lost = false;
     bool primaryError = false;
     bool canaryError = false;
+    bool refused = false;     // the primary refused the command before running it
+    bool tainted = false;     // a key it reads was tainted when it was sent
     uint64_t canaryId = 0;
     uint64_t keyHash = 0;     // of the first key (lost_write vs cold_miss), 0 if keyless
     uint32_t db = 0;          // the session's database when the command ran
@@ -270,6 +319,12 @@ class WorkerMirror {
   [[gnu::always_inline]] bool unsampledSingleKey(const CommandInfo& info, const SessionMirror& session,
                                                 const resp::CommandFrame& frame, const net::StreamWindow& window,
                                                 int& slot) const;
+  // The session's connection state (QUIT, transactions, SELECT, WATCH, RESET):
+  // returns false when the command is state only, or cannot be mirrored.
+  // `mirroring`: whether the session is mirrored now (a MULTI begun while it
+  // is not cannot be sent whole later).
+  bool trackState(SessionMirror& session, const resp::CommandFrame& frame, const CommandInfo* info,
+                  proxy::PendingCommand* pending, int protocol, bool mirroring);
   // Everything else: state replay, sampling of every key, effects, dispatch.
   // Kept out of line so that the common case does not pay for its frame.
   [[gnu::noinline]] void mirrorCommand(SessionMirror& session, const resp::CommandFrame& frame,
@@ -278,9 +333,20 @@ class WorkerMirror {
   // Whether the session's link to `canary` can take `frame` now; counts the drop when not.
   bool linkTakes(const CanarySettings& canary, const SessionMirror& session, const resp::CommandFrame& frame,
                  CanaryCounters& counters);
+  // The current command (keyHashes_, taintScope_) was a write lost for `canary`.
+  void taintCurrent(uint64_t canaryId, uint32_t db);
+  void taintHeld(uint64_t canaryId, const HeldCommand& held, uint32_t db);
+  // What the link taints if the write it carries is lost with the link.
+  static WriteTaint linkTaint(uint32_t db, const std::vector<uint64_t>& keyHashes, WriteTaint::Scope scope);
+  // A write reached the canary's link: keys it replaced whole (`overwrites`
+  // with kKey) and databases it flushed (kDb: FLUSHDB, kAll: FLUSHALL) are clean again.
+  void repaired(uint64_t canaryId, uint32_t db, const std::vector<uint64_t>& keyHashes, bool overwrites,
+                WriteTaint::Scope scope);
+  TaintedKeys* taintedOf(uint64_t canaryId);
   uint32_t newComparison(uint64_t canaryId);
   CanaryRuntime* runtimeOf(uint64_t canaryId);
-  void warm(const Comparison& comparison);
+  // Read repair: DUMP from the primary, RESTORE on the canary (`replace`: over a tainted copy).
+  void warm(const Comparison& comparison, bool replace);
   void recordSample(Comparison& comparison, const diff::Comparison& result, const resp::Value& primary,
                     const resp::Value& canary);
   void release(uint32_t id);
@@ -292,7 +358,9 @@ class WorkerMirror {
                 uint32_t retry, HeldCommand*& deferred);
   void sendHeld(SessionMirror& session, const HeldCommand& held, bool transactionAborted, uint32_t dbBefore,
                 int protocol);
-  void loseHeld(const HeldCommand& held);
+  // The held command will not be sent; `ran`: the primary may have run it (its
+  // writes taint their keys).
+  void loseHeld(const HeldCommand& held, bool ran);
   bool charge(Comparison& comparison, uint64_t bytes);
   uint64_t comparisonBudget(const CanarySettings& canary) const;
   uint32_t scriptRetry(const CanarySettings& canary, const SessionMirror& session,
@@ -309,11 +377,14 @@ class WorkerMirror {
   // Runs the session's ready effects from the front, in order; with
   // `stopAtBlockingPop`, stops before a blocking pop (the first phase).
   void runReadyEffects(SessionMirror& session, bool stopAtBlockingPop);
-  // The session's next effect is a pop from a key a pending move pushes into,
-  // and it has not waited kMoveWaitUs yet.
-  bool waitsForMove(SessionMirror& session, uint64_t nowUs);
+  // The session's next effect is a pop from a key that a pending move pushes
+  // into, or that a guarded write framed before the pop's reply may have fed
+  // (guard_order.h), and it has not waited kMoveWaitUs / kGuardWaitUs yet.
+  // `recheckUs` is lowered to when to look again.
+  bool waitsForFeeders(SessionMirror& session, uint64_t nowUs, uint64_t& recheckUs);
+  // `keys`: what the command writes (an effect), tainted if it is dropped.
   void sendOwned(const CanarySettings& canary, const SessionMirror& session, const std::string& bytes,
-                 uint32_t db, int protocol, uint32_t replies);
+                 uint32_t db, int protocol, uint32_t replies, const std::vector<std::string_view>& keys = {});
   uint64_t random();
   // EVAL / EVALSHA / SCRIPT LOAD (by `special`): learns script bodies, and loads a
   // known body on a canary that has not seen it before an EVALSHA.
@@ -340,11 +411,14 @@ class WorkerMirror {
     return eventUs_;
   }
   std::shared_ptr<PendingMoves> pendingMoves_ = std::make_shared<PendingMoves>();
+  std::shared_ptr<GuardQueue> guardQueue_;  // this worker's unresolved guarded writes
   uint64_t blockedCount_ = 0;  // numbers blocking commands in the order they were sent
   bool reserved_ = false;                       // links hold the others back for this turn's effects
   std::vector<uint32_t> keyPositions_;
   std::vector<uint16_t> keySlots_;
   std::vector<uint64_t> keyHashes_;
+  WriteTaint::Scope taintScope_ = WriteTaint::Scope::kNone;  // the current command's, if a write
+  bool overwrites_ = false;  // the current command replaces its keys (or flushes: see repaired())
   std::string scratch_;
   // Script bodies seen in EVAL / SCRIPT LOAD, by SHA1, so that an EVALSHA can be
   // preceded by a SCRIPT LOAD on a canary that never saw the script. Bounded.

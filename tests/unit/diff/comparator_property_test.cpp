@@ -89,19 +89,6 @@ TEST(MultisetPairing, DuplicatesArePairedCountForCount) {
               aggregate('%', bulkList({"f", "v", "g", "w", "f", "v"})));
 }
 
-// Seconds the fastest of three comparisons takes.
-double fastestCompare(const CompareRules& rules, const resp::Value& p, const resp::Value& c) {
-  double fastest = 1e9;
-  for (int run = 0; run < 3; ++run) {
-    const auto start = std::chrono::steady_clock::now();
-    const Comparison got = compare(rules, p, c);
-    const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
-    EXPECT_NE(got.outcome, Outcome::kMatch);
-    fastest = std::min(fastest, took.count());
-  }
-  return fastest;
-}
-
 TEST(MultisetPairing, ManyEqualMembersStayLinear) {
   // Every member shares one hash: pairing must not rescan the taken ones. The
   // odd member first sends the pairing past the same-order fast path.
@@ -113,18 +100,9 @@ TEST(MultisetPairing, ManyEqualMembersStayLinear) {
   oneOther[123] = bulk("other");
   expectCompare(rules("hvals"), aggregate('*', oneOther), aggregate('*', same), Outcome::kValue,
                 "1 of 20000 elements unmatched");
-  // Eight times the members must take about eight times as long, not 64 times
-  // (a rescan of the taken members): 32 leaves room for a noisy machine.
-  auto seconds = [](size_t members) {
-    std::vector<std::string> all(members, bulk("same"));
-    const resp::Value canary = parse(aggregate('*', all));
-    all[members / 2] = bulk("other");
-    return fastestCompare(rules("hvals"), parse(aggregate('*', all)), canary);
-  };
-  const double small = seconds(5000);
-  const double large = seconds(40000);
-  EXPECT_LT(large, 32 * small) << small << " s for 5000 members, " << large << " s for 40000";
-  RecordProperty("time_ratio_40000_to_5000", std::to_string(large / small));
+  // That it stays linear (no rescan of the taken members) is a matter of time,
+  // measured by bench/comparator_bench (BM_PairingEqualMembers, fitted BigO),
+  // not asserted here: a gating test does not depend on the machine's speed.
 }
 
 TEST(MultisetPairing, NestedAggregatesInsideUnorderedReplies) {

@@ -1,0 +1,185 @@
+// Mirroring fidelity: the canary gets exactly the primary's effects, whatever
+// came before mirroring started and whatever was dropped on the way.
+//  - session state (database, transactions) followed from the first byte;
+//  - writes the primary refused (ACL, OOM) never reach the canary, and reads it
+//    refused are not compared;
+//  - writes dropped on the way taint their keys: later reads of them are
+//    counted as `tainted`, never as divergences, also after RESET, until the
+//    key is overwritten whole.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <string>
+#include <vector>
+
+#include "mirror_util.h"
+
+namespace mirror_it {
+namespace {
+
+class MirrorFidelity : public MirrorTest {};
+
+nlohmann::json reportOf(Admin& admin, const std::string& canary) {
+  nlohmann::json report = nlohmann::json::parse(admin.text({"REPORT", canary}), nullptr, false);
+  EXPECT_FALSE(report.is_discarded());
+  return report;
+}
+
+long long skippedOf(const nlohmann::json& report, const std::string& reason) {
+  const auto skipped = report.find("skipped");
+  if (skipped == report.end() || !skipped->is_object()) return 0;
+  return skipped->value(reason, 0LL);
+}
+
+// A session that selected database 3 (and one that opened a MULTI) while its
+// canary was at 0%: once the operator raises the share, the session's writes
+// land in database 3 of the canary, and the transaction begun unmirrored is
+// not sent in part.
+TEST_F(MirrorFidelity, StateFromBeforeMirroringStartedIsKept) {
+  Rig::Options options;
+  options.percents = {"0"};
+  Rig s(options);
+  Ctx client = connectOrDie(s.proxyPort());
+  Ctx transaction = connectOrDie(s.proxyPort());
+  ASSERT_EQ(str(run(client.get(), {"SELECT", "3"}).get()), "OK");
+  ASSERT_EQ(str(run(transaction.get(), {"MULTI"}).get()), "OK");
+  ASSERT_EQ(str(run(transaction.get(), {"SET", "tx:before", "1"}).get()), "QUEUED");
+
+  ASSERT_EQ(s.admin->text({"MIRROR", "SET", "c1", "100"}), "OK");
+  ASSERT_TRUE(s.waitLinksUp("c1"));
+  Ctx canary = connectOrDie(s.canaries[0]->port());
+  ASSERT_EQ(str(run(canary.get(), {"SELECT", "3"}).get()), "OK");
+  // The worker takes the new share when its loop wakes: write until the canary shows it.
+  std::vector<std::string> probes = {"EXISTS"};
+  const std::string failure = eventually(
+      [&]() -> std::string {
+        probes.push_back("probe:" + std::to_string(probes.size()));
+        run(client.get(), {"SET", probes.back(), "v"});
+        return run(canary.get(), probes)->integer > 0 ? "" : "not mirrored into db 3 yet";
+      },
+      Millis(10000), Millis(50));
+  ASSERT_EQ(failure, "") << s.admin->canary("c1").dump();
+  for (int i = 0; i < 20; ++i) ASSERT_EQ(str(run(client.get(), {"SET", "db3:" + std::to_string(i), "v"}).get()), "OK");
+  ASSERT_EQ(str(run(transaction.get(), {"SET", "tx:after", "2"}).get()), "QUEUED");
+  Reply exec = run(transaction.get(), {"EXEC"});
+  ASSERT_TRUE(exec && exec->type == REDIS_REPLY_ARRAY && exec->elements == 2) << it::describe(exec.get());
+  waitMirrorQuiet(*s.admin, "c1");
+
+  EXPECT_EQ(dbsize(s.canaries[0]->port(), 0), 0) << "the session's writes landed in db 0 of the canary";
+  for (int i = 0; i < 20; ++i) {
+    EXPECT_EQ(str(run(canary.get(), {"GET", "db3:" + std::to_string(i)}).get()), "v") << i;
+  }
+  // Half a transaction is never sent: neither of its keys is on the canary.
+  ASSERT_EQ(str(run(canary.get(), {"SELECT", "0"}).get()), "OK");
+  EXPECT_EQ(run(canary.get(), {"EXISTS", "tx:before", "tx:after"})->integer, 0);
+  const auto counters = s.admin->canary("c1");
+  EXPECT_GE(counters["dropped"].value("unconfirmed", 0ULL), 1u) << counters.dump();
+
+  // Reading them through the proxy: tainted, not diverged.
+  ASSERT_EQ(s.admin->text({"RESET", "c1"}), "OK");
+  ASSERT_EQ(str(run(transaction.get(), {"GET", "tx:after"}).get()), "2");
+  waitMirrorQuiet(*s.admin, "c1");
+  const nlohmann::json report = reportOf(*s.admin, "c1");
+  EXPECT_EQ(report.value("diverged", -1), 0) << report.dump();
+  EXPECT_EQ(skippedOf(report, "tainted"), 1) << report.dump();
+}
+
+// A session authenticated as a restricted ACL user: what the primary refuses
+// (NOPERM) never runs on the canary (whose link is the default user), and the
+// refused reads are not counted against the canary. Likewise writes refused
+// for OOM under the primary's own maxmemory.
+TEST_F(MirrorFidelity, CommandsThePrimaryRefusedNeverReachTheCanary) {
+  Rig s;
+  ASSERT_TRUE(s.waitLinksUp("c1"));
+  {
+    Ctx primary = connectOrDie(s.primary->port());
+    ASSERT_EQ(str(run(primary.get(), {"ACL", "SETUSER", "lim", "on", ">pass", "~ok:*", "+@all"}).get()), "OK");
+    ASSERT_EQ(str(run(primary.get(), {"SET", "no:read", "primary-only"}).get()), "OK");
+  }
+  Ctx client = connectOrDie(s.proxyPort());
+  ASSERT_EQ(str(run(client.get(), {"AUTH", "lim", "pass"}).get()), "OK");
+  Reply refused = run(client.get(), {"SET", "no:1", "b"}, true);
+  ASSERT_TRUE(refused && refused->type == REDIS_REPLY_ERROR) << it::describe(refused.get());
+  EXPECT_EQ(std::string(refused->str).substr(0, 6), "NOPERM");
+  Reply refusedRead = run(client.get(), {"GET", "no:read"}, true);
+  ASSERT_TRUE(refusedRead && refusedRead->type == REDIS_REPLY_ERROR) << it::describe(refusedRead.get());
+  ASSERT_EQ(str(run(client.get(), {"SET", "ok:1", "b"}).get()), "OK");
+  ASSERT_EQ(str(run(client.get(), {"GET", "ok:1"}).get()), "b");
+
+  // OOM: the primary at its memory limit refuses denyoom writes.
+  Ctx admin = connectOrDie(s.primary->port());
+  ASSERT_EQ(str(run(admin.get(), {"CONFIG", "SET", "maxmemory-policy", "noeviction"}).get()), "OK");
+  ASSERT_EQ(str(run(admin.get(), {"CONFIG", "SET", "maxmemory", "1"}).get()), "OK");
+  Ctx other = connectOrDie(s.proxyPort());
+  Reply oom = run(other.get(), {"SET", "oom:1", "x"}, true);
+  ASSERT_TRUE(oom && oom->type == REDIS_REPLY_ERROR) << it::describe(oom.get());
+  EXPECT_EQ(std::string(oom->str).substr(0, 3), "OOM");
+  ASSERT_EQ(str(run(admin.get(), {"CONFIG", "SET", "maxmemory", "0"}).get()), "OK");
+  ASSERT_EQ(str(run(other.get(), {"SET", "after:1", "y"}).get()), "OK");
+  waitMirrorQuiet(*s.admin, "c1");
+
+  Ctx canary = connectOrDie(s.canaries[0]->port());
+  EXPECT_EQ(run(canary.get(), {"EXISTS", "no:1"})->integer, 0) << "a write refused with NOPERM ran on the canary";
+  EXPECT_EQ(run(canary.get(), {"EXISTS", "oom:1"})->integer, 0) << "a write refused with OOM ran on the canary";
+  EXPECT_EQ(str(run(canary.get(), {"GET", "ok:1"}).get()), "b");
+  EXPECT_EQ(str(run(canary.get(), {"GET", "after:1"}).get()), "y");
+  const nlohmann::json report = reportOf(*s.admin, "c1");
+  EXPECT_EQ(report.value("diverged", -1), 0) << report.dump();
+  // SET no:1, GET no:read, SET oom:1.
+  EXPECT_EQ(skippedOf(report, "primary_refused"), 3) << report.dump();
+}
+
+// Writes dropped on the way (the canary stopped, its small budget spent) leave
+// its copies of those keys wrong: after RESET, reading them compares nothing
+// against the canary (`tainted`), keys never dropped still compare, and a key
+// overwritten whole compares again.
+TEST_F(MirrorFidelity, DroppedWritesTaintTheirKeysAndNeverCountAsDivergences) {
+  Rig::Options options;
+  options.yaml = [](const std::vector<uint16_t>& ports) {
+    return oneCanaryYaml(ports[0], 100, "    queue_budget_bytes: 262144\n    reply_timeout_ms: 120000\n");
+  };
+  Rig s(options);
+  ASSERT_TRUE(s.waitLinksUp("c1"));
+  constexpr int kCounters = 50;
+  constexpr int kClean = 20;
+  Ctx client = connectOrDie(s.proxyPort());
+  for (int i = 0; i < kClean; ++i) ASSERT_EQ(str(run(client.get(), {"SET", "clean:" + std::to_string(i), "v"}).get()), "OK");
+  waitMirrorQuiet(*s.admin, "c1");
+
+  const pid_t canaryPid = s.canaries[0]->pid();
+  ASSERT_EQ(kill(canaryPid, SIGSTOP), 0);
+  constexpr int kRounds = 150;  // 7500 INCRs: past the link's smallest budget (256 KiB)
+  for (int round = 0; round < kRounds; ++round) {
+    for (int i = 0; i < kCounters; ++i) redisAppendCommand(client.get(), "INCR ctr:%d", i);
+    for (int i = 0; i < kCounters; ++i) {
+      Reply r = it::getReply(client.get());
+      ASSERT_TRUE(r && r->type == REDIS_REPLY_INTEGER && r->integer == round + 1) << it::describe(r.get());
+    }
+  }
+  const uint64_t dropped = s.admin->canary("c1")["dropped"].value("queue_full", 0ULL);
+  ASSERT_EQ(kill(canaryPid, SIGCONT), 0);
+  ASSERT_GT(dropped, 0u) << "the test needs drops: " << s.admin->canary("c1").dump();
+  waitMirrorQuiet(*s.admin, "c1");
+
+  // RESET starts a new window; it does not make the canary's copies right.
+  ASSERT_EQ(s.admin->text({"RESET", "c1"}), "OK");
+  ASSERT_EQ(str(run(client.get(), {"SET", "ctr:0", "7"}).get()), "OK");  // overwritten whole: clean again
+  for (int i = 0; i < kCounters; ++i) run(client.get(), {"GET", "ctr:" + std::to_string(i)});
+  for (int i = 0; i < kClean; ++i) ASSERT_EQ(str(run(client.get(), {"GET", "clean:" + std::to_string(i)}).get()), "v");
+  waitMirrorQuiet(*s.admin, "c1");
+
+  const nlohmann::json report = reportOf(*s.admin, "c1");
+  EXPECT_EQ(report.value("diverged", -1), 0) << report.dump();
+  // Once the budget was spent, every round dropped an INCR of every counter:
+  // all are tainted but ctr:0, overwritten whole by SET. The SET itself was
+  // sent while ctr:0 was still tainted (its reply is not judged either).
+  const auto taint = report.find("taint");
+  ASSERT_NE(taint, report.end()) << report.dump();
+  EXPECT_EQ(taint->value("keys", 0LL), kCounters - 1) << report.dump();
+  EXPECT_EQ(skippedOf(report, "tainted"), 1 + (kCounters - 1)) << report.dump();
+  // Compared: GET ctr:0 and the clean keys.
+  EXPECT_EQ(report.value("compared", 0LL), 1 + kClean) << report.dump();
+}
+
+}  // namespace
+}  // namespace mirror_it
