@@ -59,6 +59,7 @@ std::map<std::string, uint64_t> skippedTotals(const mirror::CanaryCounterSet& se
       {"script_killed", sum(set, &C::scripts_killed)},
       {"primary_refused", sum(set, &C::scripts_refused) + sum(set, &C::skipped_refused)},
       {"tainted", sum(set, &C::skipped_tainted)},
+      {"too_large", sum(set, &C::skipped_too_large)},
       {"unconfirmed", sum(set, &C::dropped_unconfirmed)},
   };
 }

@@ -242,8 +242,11 @@ std::string Redaction::showCommand(const std::vector<std::string_view>& args,
 
 std::string renderReply(const resp::Value& value, const Redaction& redaction) {
   std::string out;
+  // Whole values (--report-values) too stop here: a sample of an 8 MiB reply
+  // would otherwise be kept whole in every worker's ring.
+  const size_t limit = redaction.fullValues ? kMaxRenderedBytes : redaction.maxValueBytes * 4;
   std::function<void(const resp::Value&)> render = [&](const resp::Value& v) {
-    if (out.size() > redaction.maxValueBytes * 4 && !redaction.fullValues) return;
+    if (out.size() > limit) return;
     if (v.isNull) {
       out += "(nil)";
       return;
@@ -258,6 +261,10 @@ std::string renderReply(const resp::Value& value, const Redaction& redaction) {
       case '*': case '%': case '~': case '>': {
         out += v.type == '%' ? "{" : v.type == '~' ? "(" : "[";
         for (size_t i = 0; i < v.elements.size(); ++i) {
+          if (out.size() > limit) {
+            out += ", ...";
+            break;
+          }
           if (i > 0) out += ", ";
           render(v.elements[i]);
         }

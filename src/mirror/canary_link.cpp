@@ -250,10 +250,10 @@ void CanaryLink::onReply(const resp::ReplyFrame& frame) {
     return;
   }
   if (pending.expect == Expect::kInternal && frame.isError()) {
-    // Its own SELECT or HELLO refused: what follows would run in the wrong
-    // database or protocol.
+    // Its own SELECT, HELLO or MULTI refused: what follows would run in the
+    // wrong database or protocol, or outside its transaction.
     if (counters != nullptr) bump(counters->protocol_errors);
-    const std::string why = "the canary refused the link's own SELECT/HELLO: " + std::string(frame.top.text.view());
+    const std::string why = "the canary refused the link's own SELECT/HELLO/MULTI: " + std::string(frame.top.text.view());
     fail(why.c_str(), false);
     return;
   }
@@ -415,12 +415,11 @@ SendResult CanaryLink::sendHeld(const std::vector<net::Slice>& bytes, uint32_t d
 }
 
 SendResult CanaryLink::sendOwned(std::string_view bytes, uint32_t db, int protocol, uint32_t replies,
-                                 uint32_t comparison, WriteTaint taint) {
+                                 uint32_t comparison, WriteTaint taint, bool bracketed) {
   if (state_ != State::kUp) return SendResult::kDisconnected;
   if (overBudget(bytes.size() + replies * kPendingCost)) return SendResult::kQueueFull;
-  return enqueue(
-      0, [](auto&&) {}, db, protocol, comparison != 0 ? Expect::kCompared : Expect::kMirrored, comparison,
-      replies, 0, taint, bytes);
+  const Expect first = bracketed ? Expect::kInternal : comparison != 0 ? Expect::kCompared : Expect::kMirrored;
+  return enqueue(0, [](auto&&) {}, db, protocol, first, comparison, replies, 0, taint, bytes);
 }
 
 void CanaryLink::sweep(uint64_t nowMs) {

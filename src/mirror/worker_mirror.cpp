@@ -110,6 +110,10 @@ constexpr size_t kMaxScriptBytes = 16 * 1024 * 1024;
 constexpr uint64_t kSampleRequestBytes = 1024;
 // Bookkeeping of one comparison, counted against the canary's budget.
 constexpr uint64_t kComparisonCost = 256;
+// Most values (elements at every depth) built from one reply: a Value takes
+// ~100 bytes, so both sides of a comparison stay within ~25 MiB however small
+// the elements of an 8 MiB reply are. Larger replies are skipped as too_large.
+constexpr size_t kMaxComparedValues = 131072;
 
 using resp::equalsIgnoreCase;
 
@@ -393,8 +397,12 @@ void WorkerMirror::resolve(uint32_t id) {
   resp::Value primary;
   resp::Value canary;
   std::string error;
-  if (!resp::parseValue(comparison.primary, primary, error) || !resp::parseValue(comparison.canary, canary, error)) {
-    return;  // the framers accepted both; a parse failure would be our bug, not a divergence
+  if (!resp::parseValue(comparison.primary, primary, error, kMaxComparedValues) ||
+      !resp::parseValue(comparison.canary, canary, error, kMaxComparedValues)) {
+    // Too many elements to build both trees within the memory bound: not compared, counted.
+    // Otherwise the framers accepted both; a parse failure would be our bug, not a divergence.
+    if (error == resp::kTooManyValues) bump(counters.skipped_too_large);
+    return;
   }
   comparison.rules.command = comparison.command;
   CanaryRuntime* runtime = runtimeOf(comparison.canaryId);
@@ -506,20 +514,19 @@ inline bool WorkerMirror::unsampledSingleKey(const CommandInfo& info, const Sess
   return true;
 }
 
-void WorkerMirror::onCommand(SessionMirror& session, const resp::CommandFrame& frame,
-                             proxy::PendingCommand* pending, const net::StreamWindow& window,
-                             int protocol, bool mirrorable) {
-  if (session.quit || !settings_ || !settings_->commands) return;
+void WorkerMirror::followState(SessionMirror& session, const resp::CommandFrame& frame,
+                               proxy::PendingCommand* pending, int protocol) {
+  // The session's state is followed unmirrored too, so that a share raised
+  // later mirrors into the right database and transaction.
+  if (!settings_ || !settings_->commands) return;
+  trackState(session, frame, settings_->commands->find(frame.captured[0]), pending, protocol, false);
+}
+
+void WorkerMirror::onMirroredCommand(SessionMirror& session, const resp::CommandFrame& frame,
+                                     proxy::PendingCommand* pending, const net::StreamWindow& window,
+                                     int protocol) {
   // Unknown to the primary's table: the primary refuses it, the canary need not see it.
   const CommandInfo* info = settings_->commands->find(frame.captured[0]);
-  if (!active_ || !mirrorable) {
-    // Nothing mirrored now: the session's state is still followed, so that a
-    // share raised later mirrors into the right database and transaction.
-    if (session.inMulti || info == nullptr || info->special != Special::kNone) {
-      trackState(session, frame, info, pending, protocol, false);
-    }
-    return;
-  }
   // Most commands: one key, unsampled by every canary at low percentages.
   // Nothing else of the work below applies to them (no counter, no state), and
   // they leave before the full path's frame is set up.
@@ -1261,7 +1268,8 @@ void WorkerMirror::onReply(SessionMirror& session, const proxy::PendingCommand& 
   if (needsValue && settings_ && reply.end - reply.begin <= settings_->maxComparedReplyBytes) {
     std::string bytes;
     std::string error;
-    answer.parsed = window.copy(reply.begin, reply.end, bytes) && resp::parseValue(bytes, answer.value, error);
+    answer.parsed = window.copy(reply.begin, reply.end, bytes) &&
+                    resp::parseValue(bytes, answer.value, error, kMaxComparedValues);
   }
   effect->ready = true;
   effect->readyUs = eventNowUs();
@@ -1531,7 +1539,8 @@ void WorkerMirror::sendTransaction(SessionMirror& session, const Effect& effect,
     CanaryLink* link = linkFor(canary, session);
     const SendResult result =
         link == nullptr ? SendResult::kDisconnected
-                        : link->sendOwned(unit, firstDb, effect.protocol, replies, 0, linkTaint(firstDb, hashes, scope));
+                        : link->sendOwned(unit, firstDb, effect.protocol, replies, 0, linkTaint(firstDb, hashes, scope),
+                                          true);
     if (result != SendResult::kSent) {
       bump(result == SendResult::kQueueFull ? counters->dropped_queue_full : counters->dropped_disconnected);
       for (const HeldCommand* held : members) taintHeld(canary.id, *held, held->db);

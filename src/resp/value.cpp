@@ -127,7 +127,8 @@ void reset(Value& value) {
 
 class Parser {
  public:
-  Parser(std::string_view bytes, std::string& error) : cursor_(bytes), error_(error) {}
+  Parser(std::string_view bytes, std::string& error, size_t maxValues = SIZE_MAX)
+      : cursor_(bytes), error_(error), valuesLeft_(maxValues) {}
 
   bool parse(Value& out) {
     reset(out);
@@ -137,7 +138,7 @@ class Parser {
       std::string_view bulk;
       if (cursor_.plainBulk(bulk)) {
         Value* target = slotForNext(out, haveRoot);
-        if (target == nullptr) return fail("bytes after the value");
+        if (target == nullptr) return tooMany_ ? false : fail("bytes after the value");
         target->type = '$';
         target->text.append(bulk);  // a fresh value: append is assign without the generality
       } else {
@@ -150,7 +151,7 @@ class Parser {
           stack_.back().remaining = 0;
         } else {
           Value* target = slotForNext(out, haveRoot);
-          if (target == nullptr) return fail("bytes after the value");
+          if (target == nullptr) return tooMany_ ? false : fail("bytes after the value");
           if (!readValue(type, rest, *target)) return false;
         }
       }
@@ -171,6 +172,12 @@ class Parser {
   // Where the value just read goes: the root, or a new slot in the innermost
   // open aggregate; nullptr when the root is complete.
   Value* slotForNext(Value& out, bool& haveRoot) {
+    if (valuesLeft_ == 0) {
+      tooMany_ = true;
+      fail(std::string(kTooManyValues));
+      return nullptr;
+    }
+    --valuesLeft_;
     if (!haveRoot) {
       reset(out);
       haveRoot = true;
@@ -286,6 +293,8 @@ class Parser {
 
   Cursor cursor_;
   std::string& error_;
+  size_t valuesLeft_;
+  bool tooMany_ = false;
   OpenStack stack_;
 };
 
@@ -293,6 +302,10 @@ class Parser {
 
 bool parseValue(std::string_view bytes, Value& out, std::string& error) {
   return Parser(bytes, error).parse(out);
+}
+
+bool parseValue(std::string_view bytes, Value& out, std::string& error, size_t maxValues) {
+  return Parser(bytes, error, maxValues).parse(out);
 }
 
 std::string encodeCommand(const std::vector<std::string_view>& args) {

@@ -112,6 +112,8 @@ struct Redaction {
 };
 
 // Renders a parsed reply compactly for a sample (RESP-like, escaped).
+// Most bytes a rendered reply takes, whole values included (then cut with "...").
+inline constexpr size_t kMaxRenderedBytes = 64 * 1024;
 std::string renderReply(const resp::Value& value, const Redaction& redaction);
 
 // The REPORT JSON of DESIGN.md for one canary.

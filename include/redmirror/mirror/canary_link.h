@@ -48,8 +48,10 @@ class CanaryLink final : private net::TcpStream::Events,
                       uint32_t retry = 0, WriteTaint taint = {});
   // Queues bytes the proxy built (effects, transactions), `replies` replies
   // expected; the first carries `comparison` (0: none). All or nothing.
+  // `bracketed`: the bytes open with the link's own MULTI, whose refusal
+  // resets the link (what follows would run outside a transaction).
   SendResult sendOwned(std::string_view bytes, uint32_t db, int protocol, uint32_t replies,
-                       uint32_t comparison = 0, WriteTaint taint = {});
+                       uint32_t comparison = 0, WriteTaint taint = {}, bool bracketed = false);
 
   bool up() const { return state_ == State::kUp; }
   // Whether a command of `bytes` would fit in the budget now (send() decides).

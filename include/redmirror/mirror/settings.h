@@ -50,7 +50,8 @@ namespace redmirror::mirror {
   X(skipped_tainted, "reads not compared: a key (or database) whose mirrored history has a gap") \
   X(skipped_refused, "commands not mirrored or compared: the primary refused them before running them (NOPERM, OOM, READONLY, BUSY...)") \
   X(dropped_unconfirmed, "writes not mirrored: whether the primary ran them cannot be seen (CLIENT REPLY OFF/SKIP, a transaction begun before mirroring)") \
-  X(keys_tainted, "writes whose keys were tainted: dropped, lost with a link, or unconfirmed")
+  X(keys_tainted, "writes whose keys were tainted: dropped, lost with a link, or unconfirmed") \
+  X(skipped_too_large, "replies not compared: more elements than a comparison may build (131072)")
 
 struct CanaryCounters {
 #define REDMIRROR_DECLARE_CANARY_COUNTER(name, help) std::atomic<uint64_t> name{0};

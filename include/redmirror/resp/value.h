@@ -27,6 +27,11 @@ struct Value {
 // Parses exactly one complete value from `bytes` (a whole frame as the reply
 // framer delimited it). Returns false with `error` set otherwise.
 bool parseValue(std::string_view bytes, Value& out, std::string& error);
+// The same, refusing (error kTooManyValues) a value of more than `maxValues`
+// values in all: bounds the tree built from a reply of many small elements
+// (an 8 MiB reply of 1-byte strings would otherwise take ~130 MB).
+inline constexpr std::string_view kTooManyValues = "too many values";
+bool parseValue(std::string_view bytes, Value& out, std::string& error, size_t maxValues);
 
 // Encodes a command as a RESP multibulk request.
 std::string encodeCommand(const std::vector<std::string_view>& args);
