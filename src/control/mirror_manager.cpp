@@ -110,8 +110,10 @@ mirror::CanarySettings MirrorManager::makeCanary(const CanaryConfig& canary) {
   settings.queueBudgetBytes = canary.queueBudgetBytes;
   settings.replyTimeoutMs = canary.replyTimeoutMs;
   settings.linksPerWorker = canary.linksPerWorker;
+  // Canaries' home workers (their one link) are spread over the workers.
   settings.counters = std::make_shared<mirror::CanaryCounterSet>(workers_.size(), config_.writtenKeysFilterBytes,
-                                                                 settings.linksPerWorker, config_.taintedKeysMax);
+                                                                 static_cast<size_t>(settings.id),
+                                                                 config_.taintedKeysMax);
   windows_[settings.id] = Window{nowMs(), 0, {}};
   return settings;
 }
@@ -303,7 +305,7 @@ std::vector<CanaryStatus> MirrorManager::canaries() const {
     status.name = settings.name;
     status.address = settings.address.str();
     status.percentHundredths = settings.percentHundredths;
-    status.linksTotal = static_cast<uint32_t>(settings.linksPerWorker * workers_.size());
+    status.linksTotal = 1;  // one link per canary, on its home worker (CanaryHub)
     for (const mirror::CanaryCounters& counters : settings.counters->perWorker) {
       auto read = [](const std::atomic<uint64_t>& c) { return c.load(std::memory_order_relaxed); };
       status.mirrored += read(counters.mirrored) + read(counters.effects_mirrored);

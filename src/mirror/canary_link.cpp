@@ -15,75 +15,75 @@ namespace {
 using proxy::bump;
 constexpr uint64_t kBackoffStartMs = 100;
 constexpr uint64_t kBackoffCapMs = 30000;
-constexpr uint64_t kMinLinkBudget = 256 * 1024;
-// What a command awaiting the canary's reply costs us (its queue entry), so that
-// a canary that reads but never answers also spends the budget.
-constexpr uint64_t kPendingCost = 64;
+constexpr uint64_t kPendingCost = CanaryHub::kPendingCost;
 // The link never pushes back on sessions: its TcpStream's own watermarks are
 // irrelevant, the byte budget decides.
 constexpr net::WriteLimits kLinkLimits{SIZE_MAX / 2, SIZE_MAX / 4};
 }  // namespace
 
-CanaryLink::CanaryLink(WorkerMirror& owner, uint64_t canaryId, uint32_t index)
-    : owner_(owner), canaryId_(canaryId), index_(index) {
-  if (const CanarySettings* canary = settings()) {
-    slot_ = static_cast<uint32_t>(owner_.workerIndex()) * std::max<uint32_t>(1, canary->linksPerWorker) + index_;
-  }
+CanaryLink::CanaryLink(WorkerMirror& owner, uint64_t canaryId, std::shared_ptr<CanaryCounterSet> set)
+    : owner_(owner),
+      canaryId_(canaryId),
+      set_(std::move(set)),
+      hub_(set_->hub),
+      outgoing_(std::max<size_t>(1, hub_.workers())) {
   connect();
 }
 
 CanaryLink::~CanaryLink() {
-  clearMarks();
+  dropUnwritten();
   owner_.batcher().forget(*this);
 }
 
 const CanarySettings* CanaryLink::settings() const { return owner_.canary(canaryId_); }
 
-LinkOrder* CanaryLink::order() const {
-  const CanarySettings* canary = settings();
-  return canary != nullptr && canary->counters ? &canary->counters->order : nullptr;
+void CanaryLink::dropUnwritten() {
+  // Bytes the stream will never write (closed, or failed) no longer count.
+  hub_.release(queuedBytes_ - kernelBytes_);
+  queuedBytes_ = kernelBytes_ = 0;
 }
 
-void CanaryLink::markQueued() {
-  marks_.push_back(Mark{kUnsealed, queuedBytes_, unmarkedReplies_});
-  unmarkedReplies_ = 0;
-}
-
-void CanaryLink::sealMarks(uint64_t sealUs) {
-  const uint64_t key = LinkOrder::key(sealUs, slot_);
-  for (auto mark = marks_.rbegin(); mark != marks_.rend() && mark->key == kUnsealed; ++mark) mark->key = key;
-}
-
-void CanaryLink::seal(uint64_t sealUs, bool reserve) {
-  sealMarks(sealUs);
-  if (marks_.empty() && reserve) {
-    // Effects of this turn are queued after the clients get their replies:
-    // hold the others back until this link has queued and written them.
-    publishOrder(LinkOrder::key(sealUs, slot_));
-    reserved_ = true;
-  } else {
-    publishOrder(marks_.empty() ? LinkOrder::kEmpty : marks_.front().key);
+void CanaryLink::answer(const Pending& pending, const resp::ReplyFrame* frame) {
+  const bool local = pending.worker == owner_.workerIndex();
+  if (frame == nullptr) {
+    if (local) {
+      if (pending.retry != 0) owner_.dropRetry(pending.retry);
+      if (pending.comparison != 0) owner_.onCanaryLost(pending.comparison);
+    } else if (pending.comparison != 0 || pending.retry != 0) {
+      LinkMessage message;
+      message.comparison = pending.comparison;
+      message.retry = pending.retry;
+      message.lost = true;
+      outgoing_[pending.worker].push_back(std::move(message));
+    }
+    return;
   }
+  const bool noscript = frame->isError() && frame->top.text.view().starts_with("NOSCRIPT");
+  if (local) {
+    if (pending.retry != 0 && owner_.onScriptReply(pending.retry, noscript, pending.comparison)) return;
+    if (pending.comparison != 0) {
+      owner_.onCanaryReply(pending.comparison, replies_, frame->begin, frame->end, frame->isError(),
+                           pending.sentAtUs);
+    }
+    return;
+  }
+  if (pending.comparison == 0 && pending.retry == 0) return;
+  LinkMessage message;
+  message.comparison = pending.comparison;
+  message.retry = pending.retry;
+  message.isError = frame->isError();
+  message.noscript = noscript;
+  message.sentUs = pending.sentAtUs;
+  if (pending.comparison != 0 && !replies_.copy(frame->begin, frame->end, message.reply)) message.lost = true;
+  outgoing_[pending.worker].push_back(std::move(message));
 }
 
-void CanaryLink::publishOrder(uint64_t key) {
-  reserved_ = false;
-  if (key == published_) return;
-  published_ = key;
-  if (LinkOrder* order = this->order()) order->publish(slot_, key);
-}
+void CanaryLink::lose(const Pending& pending) { answer(pending, nullptr); }
 
-void CanaryLink::releaseReservation() {
-  if (reserved_) publishOrder(marks_.empty() ? LinkOrder::kEmpty : marks_.front().key);
-}
-
-void CanaryLink::clearMarks() {
-  // A link that goes away, or loses what it queued, must not hold the others back.
-  marks_.clear();
-  unwrittenFrom_ = 0;
-  publishOrder(LinkOrder::kEmpty);
-  unmarkedReplies_ = 0;
-  queuedBytes_ = writtenBytes_ = kernelBytes_ = 0;
+void CanaryLink::postMessages() {
+  for (size_t worker = 0; worker < outgoing_.size(); ++worker) {
+    if (!outgoing_[worker].empty()) hub_.post(worker, outgoing_[worker]);
+  }
 }
 
 void CanaryLink::connect() {
@@ -97,14 +97,9 @@ void CanaryLink::connect() {
   readOffset_ = lastReplyEnd_ = 0;
   pending_.clear();
   unstamped_ = 0;
-  clearMarks();
-  charges_.clear();
-  charged_ = 0;
-  lastChunk_ = nullptr;
+  dropUnwritten();
   db_ = 0;
   protocol_ = 2;
-  const size_t links = std::max<size_t>(1, canary->linksPerWorker) * std::max<size_t>(1, owner_.workers());
-  budget_ = std::max<uint64_t>(kMinLinkBudget, canary->queueBudgetBytes / links);
   connectStartedMs_ = uv_now(owner_.loop());
   state_ = State::kConnecting;
   const int rc = stream_->connect(reinterpret_cast<const sockaddr*>(&canary->sockaddr));
@@ -128,28 +123,25 @@ void CanaryLink::onConnected(net::TcpStream& stream, int status) {
     auth.push_back(canary->password);
     writeInternal(resp::encodeCommand(auth));
     expect(Pending{Expect::kAuth, 0});
-    markQueued();
   }
   // Up (and the back-off reset) at the answer, not at the connect: a stopped
   // canary still accepts connections into its backlog, and mirroring into it
   // would cost as much as into a healthy one until the reply timeout.
   writeInternal("*1\r\n$4\r\nPING\r\n");
   expect(Pending{Expect::kHandshake, 0});
-  markQueued();
 }
 
 void CanaryLink::onHandshakeDone() {
   state_ = State::kUp;
+  hub_.setUp(true);
+  hub_.connected();
   backoffMs_ = 0;
   if (CanaryCounters* counters = owner_.counters(canaryId_)) {
     bump(counters->reconnects);
     counters->links_up.store(counters->links_up.load(std::memory_order_relaxed) + 1,
                              std::memory_order_relaxed);
   }
-  owner_.onLinkConnected(canaryId_);
-  if (const CanarySettings* canary = settings()) {
-    spdlog::debug("canary {} link {} connected", canary->name, index_);
-  }
+  if (const CanarySettings* canary = settings()) spdlog::debug("canary {} link connected", canary->name);
 }
 
 void CanaryLink::fail(const char* why, bool timedOut) {
@@ -159,23 +151,23 @@ void CanaryLink::fail(const char* why, bool timedOut) {
     counters->links_up.store(counters->links_up.load(std::memory_order_relaxed) - 1,
                              std::memory_order_relaxed);
   }
+  hub_.setUp(false);
   std::deque<Pending> lost;
   lost.swap(pending_);
   unstamped_ = 0;
-  clearMarks();
+  dropUnwritten();
   for (const Pending& pending : lost) {
-    if (pending.retry != 0) owner_.dropRetry(pending.retry);
     if (pending.expect == Expect::kAuth || pending.expect == Expect::kHandshake ||
         pending.expect == Expect::kInternal) {
       continue;
     }
+    hub_.release(kPendingCost);
     if (counters != nullptr) bump(timedOut ? counters->dropped_timeout : counters->dropped_disconnected);
-    if (pending.comparison != 0) owner_.onCanaryLost(pending.comparison);
+    lose(pending);
     // The canary may or may not have run it: its keys are not to be judged.
     if (pending.taint.scope != WriteTaint::Scope::kNone) owner_.taint(canaryId_, pending.taint);
   }
-  charges_.clear();
-  charged_ = 0;
+  postMessages();
   if (stream_) {
     stream_->close();
     closing_.push_back(std::move(stream_));
@@ -187,8 +179,7 @@ void CanaryLink::fail(const char* why, bool timedOut) {
   const uint64_t delay = backoffMs_ - jitter + (jitter == 0 ? 0 : owner_.randomNumber() % (2 * jitter));
   retryAtMs_ = uv_now(owner_.loop()) + delay;
   if (const CanarySettings* canary = settings()) {
-    spdlog::warn("canary {} ({}) link {}: {}; retrying in {} ms", canary->name, canary->address.str(),
-                 index_, why, delay);
+    spdlog::warn("canary {} ({}): {}; retrying in {} ms", canary->name, canary->address.str(), why, delay);
   }
 }
 
@@ -210,6 +201,7 @@ void CanaryLink::onData(net::TcpStream& stream, net::Chunk* chunk, uint32_t offs
     fail("the canary's reply stream is not RESP", false);
     return;
   }
+  postMessages();
   replies_.dropBefore(lastReplyEnd_);
   if (const auto* settings = owner_.settingsSnapshot();
       settings != nullptr && replies_.retainedBytes() > settings->maxComparedReplyBytes) {
@@ -220,7 +212,7 @@ void CanaryLink::onData(net::TcpStream& stream, net::Chunk* chunk, uint32_t offs
 void CanaryLink::onReply(const resp::ReplyFrame& frame) {
   lastReplyEnd_ = frame.end;
   if (state_ != State::kUp && state_ != State::kHandshake) return;
-  // The links never subscribe nor track: a push, like a reply nobody asked
+  // The link never subscribes nor tracks: a push, like a reply nobody asked
   // for, means the stream is not what the link thinks it is.
   if (pending_.empty() || frame.isPush()) {
     if (CanaryCounters* counters = owner_.counters(canaryId_)) bump(counters->protocol_errors);
@@ -249,29 +241,27 @@ void CanaryLink::onReply(const resp::ReplyFrame& frame) {
     onHandshakeDone();
     return;
   }
-  if (pending.expect == Expect::kInternal && frame.isError()) {
+  if ((pending.expect == Expect::kInternal || pending.bracket) && frame.isError()) {
     // Its own SELECT, HELLO or MULTI refused: what follows would run in the
     // wrong database or protocol, or outside its transaction.
+    if (pending.bracket) pending_.push_front(pending);  // lost with the rest (its budget, its taint)
     if (counters != nullptr) bump(counters->protocol_errors);
-    const std::string why = "the canary refused the link's own SELECT/HELLO/MULTI: " + std::string(frame.top.text.view());
+    const std::string why =
+        "the canary refused the link's own SELECT/HELLO/MULTI: " + std::string(frame.top.text.view());
     fail(why.c_str(), false);
     return;
   }
-  if (pending.retry != 0) {
-    const bool noscript = frame.isError() && frame.top.text.view().starts_with("NOSCRIPT");
-    if (owner_.onScriptReply(pending.retry, noscript, pending.comparison, *this)) return;
-  }
-  if (frame.isError() && counters != nullptr) bump(counters->canary_errors);
-  if (pending.comparison != 0) {
-    owner_.onCanaryReply(pending.comparison, replies_, frame.begin, frame.end, frame.isError(),
-                         pending.sentAtUs);
-  }
+  if (pending.expect == Expect::kInternal) return;
+  hub_.release(kPendingCost);
+  // An EVALSHA resent as EVAL after NOSCRIPT: the error is not the canary's.
+  const bool retried = pending.retry != 0 && frame.isError() && frame.top.text.view().starts_with("NOSCRIPT");
+  if (frame.isError() && !retried && counters != nullptr) bump(counters->canary_errors);
+  answer(pending, &frame);
 }
 
 void CanaryLink::expect(Pending pending) {
   pending_.push_back(pending);
   ++unstamped_;
-  ++unmarkedReplies_;
 }
 
 void CanaryLink::scheduleFlush(net::TcpStream& stream) {
@@ -284,32 +274,14 @@ void CanaryLink::scheduleFlush(net::TcpStream& stream) {
 bool CanaryLink::flushBatch(uint64_t nowUs) {
   batchScheduled_ = false;
   if (!stream_) return true;
-  // Only what was sealed before every other link's oldest command that is not
-  // in the kernel yet. Effects queued at the end of this turn take its seal.
-  sealMarks(owner_.sealUs());
-  const LinkOrder* order = this->order();
-  const uint64_t limit = order != nullptr ? order->othersOldest(slot_) : LinkOrder::kEmpty;
-  size_t replies = 0;
-  uint64_t endBytes = writtenBytes_;
-  while (unwrittenFrom_ < marks_.size() && marks_[unwrittenFrom_].key < limit) {
-    replies += marks_[unwrittenFrom_].replies;
-    endBytes = marks_[unwrittenFrom_].endBytes;
-    ++unwrittenFrom_;
-  }
   // The commands of this batch leave now: their latency and timeout start here.
-  replies = std::min(replies, unstamped_);
-  const size_t firstUnstamped = pending_.size() - unstamped_;
-  for (size_t i = firstUnstamped; i < firstUnstamped + replies; ++i) pending_[i].sentAtUs = nowUs;
-  unstamped_ -= replies;
-  if (endBytes > writtenBytes_) {
-    const uint64_t bytes = endBytes - writtenBytes_;
-    writtenBytes_ = endBytes;
+  for (size_t i = pending_.size() - unstamped_; i < pending_.size(); ++i) pending_[i].sentAtUs = nowUs;
+  unstamped_ = 0;
+  if (stream_->unsentBytes() > 0) {
     if (CanaryCounters* counters = owner_.counters(canaryId_)) bump(counters->link_writes);
-    stream_->flushPrefix(bytes);  // what the kernel takes now is reported to onWritten
   }
-  if (unwrittenFrom_ == marks_.size()) return true;
-  batchScheduled_ = true;  // the rest waits for the other links
-  return false;
+  stream_->flush();  // what the kernel takes now is reported to onWritten
+  return true;
 }
 
 size_t CanaryLink::unflushedBytes() const { return stream_ ? stream_->queuedBytes() : 0; }
@@ -317,109 +289,53 @@ size_t CanaryLink::unflushedBytes() const { return stream_ ? stream_->queuedByte
 void CanaryLink::writeInternal(std::string_view bytes) {
   stream_->writeCopy(bytes);
   queuedBytes_ += bytes.size();
-  charge(bytes.size(), bytes.size());
-}
-
-void CanaryLink::charge(uint64_t bytes, uint64_t pinned) {
-  charges_.push_back(Charge{bytes, pinned});
-  charged_ += pinned;
+  hub_.charge(bytes.size());
 }
 
 void CanaryLink::onWritten(net::TcpStream& stream, size_t bytes) {
   if (&stream != stream_.get()) return;
-  // A command counts as written for LinkOrder once the kernel has it: bytes
-  // still queued in libuv (a slow canary's full socket) keep the others waiting.
   kernelBytes_ += bytes;
-  size_t done = 0;
-  while (done < unwrittenFrom_ && marks_[done].endBytes <= kernelBytes_) ++done;
-  if (done > 0) {
-    marks_.erase(marks_.begin(), marks_.begin() + static_cast<std::ptrdiff_t>(done));
-    unwrittenFrom_ -= done;
-    publishOrder(marks_.empty() ? LinkOrder::kEmpty : marks_.front().key);
-  }
-  while (bytes > 0 && !charges_.empty()) {
-    Charge& front = charges_.front();
-    if (front.bytes <= bytes) {
-      bytes -= front.bytes;
-      charged_ -= front.charge;
-      charges_.pop_front();
-    } else {
-      front.bytes -= bytes;
-      bytes = 0;
+  hub_.release(bytes);
+}
+
+void CanaryLink::write(HandoffBatch& batch) {
+  CanaryCounters* counters = owner_.counters(canaryId_);
+  if (state_ != State::kUp) {
+    // Went down after the worker queued them: lost like what was in flight.
+    hub_.release(batch.charged);
+    batch.charged = 0;
+    for (const HandoffEntry& entry : batch.entries) {
+      if (counters != nullptr) bump(counters->dropped_disconnected);
+      lose(Pending{Expect::kMirrored, entry.comparison, entry.retry, batch.worker});
+      if (entry.taint.scope != WriteTaint::Scope::kNone) owner_.taint(canaryId_, entry.taint);
     }
+    postMessages();
+    return;
   }
-}
-
-bool CanaryLink::overBudget(uint64_t extra) const {
-  return charged_ + pending_.size() * kPendingCost + extra > budget_;
-}
-
-template <typename ForEach>
-SendResult CanaryLink::enqueue(uint64_t bytes, ForEach&& forEach, uint32_t db, int protocol,
-                               Expect kind, uint32_t comparison, uint32_t replies, uint32_t retry,
-                               WriteTaint taint, std::string_view owned) {
-  if (state_ != State::kUp) return SendResult::kDisconnected;
-  // Budget: the bytes, plus every chunk the command pins that the previous one
-  // did not (a small command can keep a whole 16 KiB read chunk alive).
-  uint64_t pinned = bytes;
-  net::Chunk* last = lastChunk_;
-  forEach([&](net::Chunk* chunk, uint32_t, uint32_t) {
-    if (chunk != last) pinned += chunk->capacity;
-    last = chunk;
-  });
-  if (overBudget(pinned)) return SendResult::kQueueFull;
-  if (protocol != protocol_) {
-    writeInternal(protocol == 3 ? "*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n" : "*2\r\n$5\r\nHELLO\r\n$1\r\n2\r\n");
-    expect(Pending{Expect::kInternal, 0});
-    protocol_ = protocol;
+  uint32_t begin = 0;
+  for (const HandoffEntry& entry : batch.entries) {
+    if (entry.protocol != protocol_) {
+      writeInternal(entry.protocol == 3 ? "*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n"
+                                        : "*2\r\n$5\r\nHELLO\r\n$1\r\n2\r\n");
+      expect(Pending{Expect::kInternal, 0});
+      protocol_ = entry.protocol;
+    }
+    if (entry.db != db_) {
+      writeInternal(resp::encodeCommand({"SELECT", std::to_string(entry.db)}));
+      expect(Pending{Expect::kInternal, 0});
+      db_ = entry.db;
+    }
+    // Charged to the hub by the worker that queued it.
+    stream_->writeCopy(std::string_view(batch.bytes).substr(begin, entry.end - begin));
+    queuedBytes_ += entry.end - begin;
+    for (uint32_t i = 0; i < entry.replies; ++i) {
+      const Expect kind = i == 0 && entry.comparison != 0 ? Expect::kCompared : Expect::kMirrored;
+      expect(Pending{kind, i == 0 ? entry.comparison : 0, i == 0 ? entry.retry : 0, batch.worker, 0,
+                     i + 1 == entry.replies ? entry.taint : WriteTaint{}, i == 0 && entry.bracketed});
+    }
+    begin = entry.end;
   }
-  if (db != db_) {
-    const std::string number = std::to_string(db);
-    writeInternal(resp::encodeCommand({"SELECT", number}));
-    expect(Pending{Expect::kInternal, 0});
-    db_ = db;
-  }
-  forEach([&](net::Chunk* chunk, uint32_t offset, uint32_t length) {
-    stream_->write(chunk, offset, length);
-    lastChunk_ = chunk;
-  });
-  queuedBytes_ += bytes;
-  charge(bytes, pinned);
-  // Bytes the proxy built are copied into the stream's own chunk: nothing else is pinned.
-  if (!owned.empty()) writeInternal(owned);
-  for (uint32_t i = 0; i < replies; ++i) {
-    expect(Pending{i == 0 ? kind : Expect::kMirrored, i == 0 ? comparison : 0, i == 0 ? retry : 0, 0,
-                   i + 1 == replies ? taint : WriteTaint{}});
-  }
-  markQueued();
-  return SendResult::kSent;
-}
-
-SendResult CanaryLink::send(const net::StreamWindow& window, uint64_t begin, uint64_t end, uint32_t db,
-                            int protocol, uint32_t comparison, uint32_t retry, WriteTaint taint) {
-  return enqueue(
-      end - begin, [&](auto&& visit) { window.forEach(begin, end, visit); }, db, protocol,
-      comparison != 0 ? Expect::kCompared : Expect::kMirrored, comparison, 1, retry, taint);
-}
-
-SendResult CanaryLink::sendHeld(const std::vector<net::Slice>& bytes, uint32_t db, int protocol,
-                                uint32_t comparison, uint32_t retry, WriteTaint taint) {
-  uint64_t total = 0;
-  for (const net::Slice& slice : bytes) total += slice.size();
-  return enqueue(
-      total,
-      [&](auto&& visit) {
-        for (const net::Slice& slice : bytes) visit(slice.chunk(), slice.offset(), slice.size());
-      },
-      db, protocol, comparison != 0 ? Expect::kCompared : Expect::kMirrored, comparison, 1, retry, taint);
-}
-
-SendResult CanaryLink::sendOwned(std::string_view bytes, uint32_t db, int protocol, uint32_t replies,
-                                 uint32_t comparison, WriteTaint taint, bool bracketed) {
-  if (state_ != State::kUp) return SendResult::kDisconnected;
-  if (overBudget(bytes.size() + replies * kPendingCost)) return SendResult::kQueueFull;
-  const Expect first = bracketed ? Expect::kInternal : comparison != 0 ? Expect::kCompared : Expect::kMirrored;
-  return enqueue(0, [](auto&&) {}, db, protocol, first, comparison, replies, 0, taint, bytes);
+  batch.charged = 0;
 }
 
 void CanaryLink::sweep(uint64_t nowMs) {
@@ -456,13 +372,17 @@ void CanaryLink::shutdown() {
                                std::memory_order_relaxed);
     }
   }
+  hub_.setUp(false);
   for (const Pending& pending : pending_) {
-    if (pending.comparison != 0) owner_.onCanaryLost(pending.comparison);
-    if (pending.retry != 0) owner_.dropRetry(pending.retry);
+    if (pending.expect == Expect::kMirrored || pending.expect == Expect::kCompared) {
+      hub_.release(kPendingCost);
+      lose(pending);
+    }
   }
+  postMessages();
   pending_.clear();
   unstamped_ = 0;
-  clearMarks();
+  dropUnwritten();
   state_ = State::kShutdown;
   if (stream_) {
     stream_->close();

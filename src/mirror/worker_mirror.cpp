@@ -231,10 +231,55 @@ WorkerMirror::WorkerMirror(uv_loop_t* loop, net::ChunkPool& pool, net::FlushSche
                     workerIndex)) {
   // Pops held for a move that may have fed them run when the wait is over,
   // even if the loop has nothing else to do by then.
-  batcher_.setWakeHandler([this] { onTurnEnd(); });
+  batcher_.setWakeHandler([this] {
+    sealTurn();
+    onTurnEnd();
+  });
 }
 
 WorkerMirror::~WorkerMirror() = default;
+
+void WorkerMirror::initWake() {
+  if (wakeReady_ || wakeClosed_) return;
+  uv_async_init(loop_, &wake_, &WorkerMirror::onWake);
+  wake_.data = this;
+  wakeReady_ = true;
+}
+
+void WorkerMirror::onWake(uv_async_t* handle) {
+  auto* self = static_cast<WorkerMirror*>(handle->data);
+  self->newEvent();
+  self->takeMessages();
+  // Batches handed over are written by this turn's end (the check phase follows).
+}
+
+void WorkerMirror::takeMessages() {
+  for (auto& [id, runtime] : runtimes_) {
+    if (runtime.hub == nullptr) continue;
+    messages_.clear();
+    runtime.hub->takeMessages(workerIndex_, messages_);
+    for (LinkMessage& message : messages_) {
+      if (message.lost) {
+        if (message.retry != 0) dropRetry(message.retry);
+        if (message.comparison != 0) onCanaryLost(message.comparison);
+        continue;
+      }
+      if (message.retry != 0 && onScriptReply(message.retry, message.noscript, message.comparison)) continue;
+      if (message.comparison != 0) onCanaryReply(message.comparison, message.reply, message.isError, message.sentUs);
+    }
+  }
+  messages_.clear();
+}
+
+void WorkerMirror::writeHandedOver() {
+  for (auto& [id, runtime] : runtimes_) {
+    if (!runtime.link) continue;
+    batches_.clear();
+    runtime.hub->takeBatches(batches_);
+    for (HandoffBatch& batch : batches_) runtime.link->write(batch);
+  }
+  batches_.clear();
+}
 
 uint64_t WorkerMirror::random() {
   // xorshift64*: sampling of keyless commands needs speed, not quality.
@@ -245,6 +290,7 @@ uint64_t WorkerMirror::random() {
 }
 
 void WorkerMirror::apply(std::shared_ptr<const MirrorSettings> settings) {
+  initWake();
   settings_ = std::move(settings);
   if (settings_ && settings_->guards && !guardQueue_) {
     guardQueue_ = std::make_shared<GuardQueue>(settings_->guards, workerIndex_);
@@ -263,17 +309,23 @@ void WorkerMirror::apply(std::shared_ptr<const MirrorSettings> settings) {
       }
       CanaryRuntime runtime;
       runtime.id = canary.id;
+      runtime.set = canary.counters;
+      runtime.hub = &canary.counters->hub;
       runtime.written = &canary.counters->written;
-      for (uint32_t i = 0; i < canary.linksPerWorker; ++i) {
-        runtime.links.push_back(std::make_unique<CanaryLink>(*this, canary.id, i));
+      runtime.outbox = std::make_unique<CanaryOutbox>(*runtime.hub, static_cast<uint32_t>(workerIndex_),
+                                                      canary.queueBudgetBytes);
+      runtime.hub->attach(workerIndex_, wakeReady_ ? &wake_ : nullptr);
+      if (runtime.hub->home() == workerIndex_) {
+        runtime.link = std::make_unique<CanaryLink>(*this, canary.id, canary.counters);
       }
       next.emplace(canary.id, std::move(runtime));
     }
   }
   for (auto& [id, runtime] : runtimes_) {
-    for (auto& link : runtime.links) {
-      link->shutdown();
-      retiring_.push_back(std::move(link));
+    if (runtime.hub != nullptr) runtime.hub->detach(workerIndex_);
+    if (runtime.link) {
+      runtime.link->shutdown();
+      retiring_.push_back(std::move(runtime.link));
     }
   }
   runtimes_ = std::move(next);
@@ -294,11 +346,9 @@ CanaryCounters* WorkerMirror::counters(uint64_t id) {
   return &settings->counters->perWorker[workerIndex_];
 }
 
-CanaryLink* WorkerMirror::linkFor(const CanarySettings& canary, const SessionMirror& session) {
-  auto found = runtimes_.find(canary.id);
-  if (found == runtimes_.end() || found->second.links.empty()) return nullptr;
-  auto& links = found->second.links;
-  return links[session.serial % links.size()].get();
+CanaryOutbox* WorkerMirror::linkFor(const CanarySettings& canary, const SessionMirror& /*session*/) {
+  CanaryRuntime* runtime = runtimeOf(canary.id);
+  return runtime == nullptr ? nullptr : runtime->outbox.get();
 }
 
 WorkerMirror::CanaryRuntime* WorkerMirror::runtimeOf(uint64_t canaryId) {
@@ -454,13 +504,12 @@ void WorkerMirror::warm(const Comparison& comparison, bool replace) {
 }
 
 void WorkerMirror::restoreOnCanary(uint64_t canaryId, uint32_t db, std::string_view key, const std::string& restore) {
-  auto runtime = runtimes_.find(canaryId);
+  CanaryRuntime* runtime = runtimeOf(canaryId);
   CanaryCounters* counters = this->counters(canaryId);
-  if (runtime == runtimes_.end() || runtime->second.links.empty() || counters == nullptr) return;
-  // Any link: the key was not mirrored, so no session's order is involved.
-  CanaryLink& link = *runtime->second.links[random() % runtime->second.links.size()];
+  if (runtime == nullptr || !runtime->outbox || counters == nullptr) return;
   const uint64_t keyHash = diff::WrittenKeys::hash(key);
-  const SendResult result = link.sendOwned(restore, db, 2, 1, 0, WriteTaint{WriteTaint::Scope::kKey, db, keyHash});
+  const SendResult result =
+      runtime->outbox->sendOwned(restore, db, 2, 1, 0, WriteTaint{WriteTaint::Scope::kKey, db, keyHash});
   if (result == SendResult::kSent) {
     bump(counters->warm_repairs);
     // The canary gets the primary's copy: the key is comparable again.
@@ -990,7 +1039,7 @@ void WorkerMirror::dispatch(const CanarySettings& canary, SessionMirror& session
     }
     return;
   }
-  CanaryLink* link = linkFor(canary, session);
+  CanaryOutbox* link = linkFor(canary, session);
   const WriteTaint taint = write ? linkTaint(session.db, keyHashes_, taintScope_) : WriteTaint{};
   const SendResult result = link == nullptr ? SendResult::kDisconnected
                                             : link->send(window, frame.begin, frame.end, session.db, protocol,
@@ -1019,7 +1068,7 @@ void WorkerMirror::sendHeld(SessionMirror& session, const HeldCommand& held, boo
     const uint32_t comparison = i < held.comparisons.size() ? held.comparisons[i] : 0;
     const uint32_t retry = i < held.retries.size() ? held.retries[i] : 0;
     const CanarySettings* canary = this->canary(held.canaries[i]);
-    CanaryLink* link = canary == nullptr ? nullptr : linkFor(*canary, session);
+    CanaryOutbox* link = canary == nullptr ? nullptr : linkFor(*canary, session);
     const SendResult result =
         link == nullptr ? SendResult::kDisconnected
                         : link->sendHeld(held.bytes, db, protocol, comparison, retry,
@@ -1119,7 +1168,7 @@ bool WorkerMirror::linkTakes(const CanarySettings& canary, const SessionMirror& 
                              const resp::CommandFrame& frame, CanaryCounters& counters) {
   // A canary that is down or whose budget is spent: dropped here, before
   // paying for a comparison that could never complete.
-  const CanaryLink* link = linkFor(canary, session);
+  const CanaryOutbox* link = linkFor(canary, session);
   if (link != nullptr && link->up() && link->hasRoomFor(frame.end - frame.begin)) return true;
   bump(link != nullptr && link->up() ? counters.dropped_queue_full : counters.dropped_disconnected);
   return false;
@@ -1165,7 +1214,7 @@ uint32_t WorkerMirror::scriptRetry(const CanarySettings& canary, const SessionMi
   return id;
 }
 
-bool WorkerMirror::onScriptReply(uint32_t retry, bool noscript, uint32_t comparison, CanaryLink& link) {
+bool WorkerMirror::onScriptReply(uint32_t retry, bool noscript, uint32_t comparison) {
   auto found = retries_.find(retry);
   if (found == retries_.end()) return false;
   ScriptRetry record = std::move(found->second);
@@ -1173,10 +1222,11 @@ bool WorkerMirror::onScriptReply(uint32_t retry, bool noscript, uint32_t compari
   if (!noscript) return false;
   // The canary lost the script (restart, SCRIPT FLUSH): run it by body; the
   // comparison follows the resent command.
-  if (auto runtime = runtimes_.find(record.canaryId); runtime != runtimes_.end()) {
-    runtime->second.loadedScripts.erase(record.sha);
-  }
-  const SendResult result = link.sendOwned(record.eval, record.db, record.protocol, 1, comparison);
+  CanaryRuntime* runtime = runtimeOf(record.canaryId);
+  if (runtime != nullptr) runtime->loadedScripts.erase(record.sha);
+  const SendResult result = runtime == nullptr || !runtime->outbox
+                                ? SendResult::kDisconnected
+                                : runtime->outbox->sendOwned(record.eval, record.db, record.protocol, 1, comparison);
   if (result != SendResult::kSent) {
     if (comparison != 0) onCanaryLost(comparison);
   } else if (CanaryCounters* counters = this->counters(record.canaryId)) {
@@ -1197,6 +1247,11 @@ void WorkerMirror::prepareScripts(const CanarySettings& canary, const SessionMir
   std::string_view arg;
   if (!args.arg(load ? 2 : 1, arg)) return;
   CanaryRuntime& runtime = runtimes_[canary.id];
+  if (runtime.hub != nullptr && runtime.connections != runtime.hub->connections()) {
+    // The canary's link (re)connected since: it may have restarted and lost its scripts.
+    runtime.connections = runtime.hub->connections();
+    runtime.loadedScripts.clear();
+  }
   if (evalsha) {
     std::string sha = resp::lowercase(arg);
     if (runtime.loadedScripts.count(sha) != 0) return;
@@ -1216,11 +1271,6 @@ void WorkerMirror::prepareScripts(const CanarySettings& canary, const SessionMir
     scripts_.emplace(sha, std::string(arg));
   }
   runtime.loadedScripts.insert(std::move(sha));
-}
-
-void WorkerMirror::onLinkConnected(uint64_t canaryId) {
-  auto found = runtimes_.find(canaryId);
-  if (found != runtimes_.end()) found->second.loadedScripts.clear();
 }
 
 void WorkerMirror::onReply(SessionMirror& session, const proxy::PendingCommand& pending,
@@ -1284,7 +1334,13 @@ bool WorkerMirror::waitsForFeeders(SessionMirror& session, uint64_t nowUs, uint6
   if (session.effects.empty() || !session.effects.front().ready) return false;
   Effect& effect = session.effects.front();
   if (effect.kind != Effect::Kind::kBlockingPop) return false;
-  const std::vector<std::string_view> sources = popSources(effect);
+  std::vector<std::string_view> sources = popSources(effect);
+  if (!effect.args.empty() && effect.args[0] == "xreadgroup") {
+    // Nothing moves into a stream, but an XADD (a guarded write) feeds it.
+    for (uint32_t position : effect.keys) {
+      if (position < effect.args.size()) sources.emplace_back(effect.args[position]);
+    }
+  }
   bool moveFed = false;
   bool guardFed = false;  // or fed by an answered move that waits for a guarded write
   const bool guardsBefore = guardQueue_ && guardQueue_->order().pendingAtOrBefore(effect.readyUs);
@@ -1324,54 +1380,47 @@ bool WorkerMirror::waitsForFeeders(SessionMirror& session, uint64_t nowUs, uint6
 void WorkerMirror::sealTurn() {
   sealUs_ = uv_hrtime() / 1000;
   eventUs_ = sealUs_;  // what the turn's end mirrors is stamped with its start
-  reserved_ = !readySessions_.empty();
+  // Effects first: their primary replies reach the clients with this turn's
+  // writes, so they belong to this turn's hand-off.
+  runReadyEffectsOfTurn();
   for (auto& [id, runtime] : runtimes_) {
-    for (auto& link : runtime.links) link->seal(sealUs_, reserved_);
+    if (runtime.outbox) runtime.outbox->handOver();
   }
+  // Guarded writes sent in this turn are handed over: pops they fed, on any
+  // worker, may go now (they are handed over after them).
+  sentGuards_.clear();
+}
+
+void WorkerMirror::runReadyEffectsOfTurn() {
+  if (readySessions_.empty()) return;
+  // Running an effect never makes another one ready: the list is stable here.
+  for (SessionMirror* session : readySessions_) runReadyEffects(*session, true);
+  orderBlockingPops(readySessions_);
+  // A pop from a key that a blocking move still waiting for its answer pushes
+  // into may have been fed by it: that answer is on its way (Redis wrote the
+  // pop's first), so the pop waits for it, briefly, to run after the move.
+  // Likewise a pop from a key that a guarded write, framed before the pop's
+  // reply was read, may have fed, on any worker (guard_order.h).
+  std::vector<SessionMirror*> held;
+  const bool mayWait = !pendingMoves_->destinations.empty() || !pendingMoves_->answered.empty() ||
+                       (guardQueue_ != nullptr && guardQueue_->order().pendingAtOrBefore(UINT64_MAX - 1));
+  const uint64_t nowUs = mayWait ? uv_hrtime() / 1000 : 0;
+  uint64_t recheckUs = UINT64_MAX;
+  for (SessionMirror* session : readySessions_) {
+    if (mayWait && waitsForFeeders(*session, nowUs, recheckUs)) {
+      held.push_back(session);
+      continue;
+    }
+    runReadyEffects(*session, false);
+    session->hasReadyEffects = false;
+  }
+  readySessions_ = std::move(held);
+  if (!readySessions_.empty()) batcher_.wakeAt(recheckUs == UINT64_MAX ? nowUs + kMoveWaitUs : recheckUs);
 }
 
 void WorkerMirror::onTurnEnd() {
-  if (!readySessions_.empty()) {
-    // Running an effect never makes another one ready: the list is stable here.
-    for (SessionMirror* session : readySessions_) runReadyEffects(*session, true);
-    orderBlockingPops(readySessions_);
-    // A pop from a key that a blocking move still waiting for its answer pushes
-    // into may have been fed by it: that answer is on its way (Redis wrote the
-    // pop's first), so the pop waits for it, briefly, to run after the move.
-    // Likewise a pop from a key that a guarded write, framed before the pop's
-    // reply was read, may have fed (guard_order.h).
-    std::vector<SessionMirror*> held;
-    const bool mayWait = !pendingMoves_->destinations.empty() || !pendingMoves_->answered.empty() ||
-                         (guardQueue_ != nullptr && guardQueue_->order().pendingAtOrBefore(UINT64_MAX - 1));
-    const uint64_t nowUs = mayWait ? uv_hrtime() / 1000 : 0;
-    uint64_t recheckUs = UINT64_MAX;
-    bool waited = false;
-    for (SessionMirror* session : readySessions_) {
-      const uint64_t heldSince = session->effects.empty() ? 0 : session->effects.front().heldSinceUs;
-      if (mayWait && waitsForFeeders(*session, nowUs, recheckUs)) {
-        held.push_back(session);
-        continue;
-      }
-      if (heldSince != 0 && !waited) {
-        // It waited for a feeder of another worker, whose send was sealed
-        // after this turn's seal: what this turn end queues from here on is
-        // sealed later (LinkOrder), so the canary gets the push first.
-        waited = true;
-        sealUs_ = std::max(sealUs_, uv_hrtime() / 1000);
-      }
-      runReadyEffects(*session, false);
-      session->hasReadyEffects = false;
-    }
-    readySessions_ = std::move(held);
-    if (!readySessions_.empty()) batcher_.wakeAt(recheckUs == UINT64_MAX ? nowUs + kMoveWaitUs : recheckUs);
-  }
+  writeHandedOver();
   batcher_.onTurnEnd();
-  if (reserved_) {
-    reserved_ = false;
-    for (auto& [id, runtime] : runtimes_) {
-      for (auto& link : runtime.links) link->releaseReservation();
-    }
-  }
 }
 
 void WorkerMirror::runReadyEffects(SessionMirror& session, bool stopAtBlockingPop) {
@@ -1402,6 +1451,8 @@ void WorkerMirror::runReadyEffects(SessionMirror& session, bool stopAtBlockingPo
     }
     // The session's commands that waited behind this effect, in order.
     for (const HeldCommand& held : effect.after) sendHeld(session, held, aborted, effect.dbBefore, effect.protocol);
+    // A guard stays open until its write is handed over (sealTurn).
+    if (guard) sentGuards_.push_back(std::move(effect.guard));
   }
 }
 
@@ -1454,6 +1505,20 @@ void WorkerMirror::onCanaryReply(uint32_t id, const net::StreamWindow& window, u
   release(id);
 }
 
+void WorkerMirror::onCanaryReply(uint32_t id, std::string& reply, bool isError, uint64_t sentUs) {
+  Comparison& comparison = comparisons_[id];
+  if (settings_ && reply.size() <= settings_->maxComparedReplyBytes && charge(comparison, reply.size())) {
+    comparison.canary.swap(reply);
+    const uint64_t nowUs = eventNowUs();
+    comparison.canaryUs = sentUs != 0 && sentUs <= nowUs ? nowUs - sentUs : nowUs - comparison.startedUs;
+    comparison.hasCanary = true;
+    comparison.canaryError = isError;
+  } else {
+    comparison.lost = true;
+  }
+  release(id);
+}
+
 void WorkerMirror::onCanaryLost(uint32_t id) {
   comparisons_[id].lost = true;
   release(id);
@@ -1463,7 +1528,7 @@ void WorkerMirror::sendOwned(const CanarySettings& canary, const SessionMirror& 
                              const std::string& bytes, uint32_t db, int protocol, uint32_t replies,
                              const std::vector<std::string_view>& keys) {
   CanaryCounters* counters = this->counters(canary.id);
-  CanaryLink* link = linkFor(canary, session);
+  CanaryOutbox* link = linkFor(canary, session);
   std::vector<uint64_t> hashes;
   for (std::string_view key : keys) hashes.push_back(diff::WrittenKeys::hash(key));
   const WriteTaint::Scope scope = keys.empty() ? WriteTaint::Scope::kNone : WriteTaint::Scope::kKey;
@@ -1536,7 +1601,7 @@ void WorkerMirror::sendTransaction(SessionMirror& session, const Effect& effect,
       ++replies;
       scope = WriteTaint::Scope::kAll;  // lost with the link: which database is unknown
     }
-    CanaryLink* link = linkFor(canary, session);
+    CanaryOutbox* link = linkFor(canary, session);
     const SendResult result =
         link == nullptr ? SendResult::kDisconnected
                         : link->sendOwned(unit, firstDb, effect.protocol, replies, 0, linkTaint(firstDb, hashes, scope),
@@ -1684,7 +1749,7 @@ bool WorkerMirror::runEffect(SessionMirror& session, Effect& effect) {
 
 void WorkerMirror::sweep(uint64_t now) {
   for (auto& [id, runtime] : runtimes_) {
-    for (auto& link : runtime.links) link->sweep(now);
+    if (runtime.link) runtime.link->sweep(now);
   }
   for (auto& link : retiring_) link->sweep(now);
   std::erase_if(retiring_, [](const std::unique_ptr<CanaryLink>& link) { return link->fullyClosed(); });
@@ -1693,21 +1758,29 @@ void WorkerMirror::sweep(uint64_t now) {
 
 void WorkerMirror::shutdown() {
   for (auto& [id, runtime] : runtimes_) {
-    for (auto& link : runtime.links) {
-      link->shutdown();
-      retiring_.push_back(std::move(link));
+    if (runtime.hub != nullptr) runtime.hub->detach(workerIndex_);
+    if (runtime.link) {
+      runtime.link->shutdown();
+      retiring_.push_back(std::move(runtime.link));
     }
   }
   runtimes_.clear();
   lastRuntime_ = nullptr;
   if (repair_) repair_->shutdown();
   batcher_.close();
+  if (wakeReady_ && !wakeClosed_) {
+    wakeClosed_ = true;
+    uv_close(reinterpret_cast<uv_handle_t*>(&wake_),
+             [](uv_handle_t* handle) { static_cast<WorkerMirror*>(handle->data)->wakeReady_ = false; });
+  } else {
+    wakeClosed_ = true;
+  }
   std::erase_if(retiring_, [](const std::unique_ptr<CanaryLink>& link) { return link->fullyClosed(); });
 }
 
 bool WorkerMirror::idle() const {
   return runtimes_.empty() && retiring_.empty() && (!repair_ || repair_->fullyClosed()) &&
-         batcher_.closed();
+         batcher_.closed() && !wakeReady_;
 }
 
 }  // namespace redmirror::mirror

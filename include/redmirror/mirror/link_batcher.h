@@ -7,9 +7,8 @@
 // of a turn: under a light mirror share many commands then share one write and
 // one read (a loopback write costs about 4 us here). The canary's latency is
 // measured from the real write, so the wait never shows as canary slowness.
-// Whatever the delay, a link writes a command only once every other link (of
-// any worker) has written what was made visible before it (LinkOrder): a link
-// held back that way is retried at the next turn's end, or by the timer.
+// A link that cannot write everything yet (flushBatch false) is retried at the
+// next turn's end, or by the timer.
 #include <uv.h>
 
 #include <cstddef>
@@ -23,7 +22,7 @@ class BatchedLink {
  public:
   virtual ~BatchedLink() = default;
   // Write what is queued now; `nowUs` stamps the commands it carries. False when
-  // some commands must wait for other links (LinkOrder): the link stays queued.
+  // some commands must wait: the link stays queued.
   virtual bool flushBatch(uint64_t nowUs) = 0;
   virtual size_t unflushedBytes() const = 0;
 };

@@ -12,8 +12,8 @@
 
 #include "redmirror/diff/report.h"
 #include "redmirror/mirror/command_table.h"
+#include "redmirror/mirror/canary_hub.h"
 #include "redmirror/mirror/guard_order.h"
-#include "redmirror/mirror/link_order.h"
 #include "redmirror/mirror/sampler.h"
 #include "redmirror/mirror/tainted_keys.h"
 #include "redmirror/net/uv_util.h"
@@ -63,17 +63,14 @@ struct CanaryCounters {
 
 // One block per worker: each worker writes only its own.
 struct CanaryCounterSet {
-  CanaryCounterSet(size_t workers, size_t writtenKeysBytes, uint32_t linksPerWorker = 1,
-                   size_t taintedKeysCapacity = 65536)
-      : perWorker(workers),
-        reports(workers),
-        written(writtenKeysBytes),
-        order(static_cast<uint32_t>(workers) * linksPerWorker),
-        tainted(taintedKeysCapacity) {}
+  CanaryCounterSet(size_t workers, size_t writtenKeysBytes, size_t home = 0, size_t taintedKeysCapacity = 65536)
+      : perWorker(workers), reports(workers), written(writtenKeysBytes), hub(workers), tainted(taintedKeysCapacity) {
+    hub.setHome(workers == 0 ? 0 : home % workers);
+  }
   std::vector<CanaryCounters> perWorker;
   std::vector<diff::CanaryReport> reports;  // the current comparison window, per worker
   diff::WrittenKeys written;                // keys mirrored in this window, all workers
-  LinkOrder order;                          // the links' unwritten commands, all workers
+  CanaryHub hub;                            // the canary's one stream, written by its home worker
   TaintedKeys tainted;                      // keys with a gap in their mirrored history; outlives RESET
 };
 
@@ -85,9 +82,9 @@ struct CanarySettings {
   uint32_t percentHundredths = 0;
   std::string username;
   std::string password;  // never logged, never reported
-  size_t queueBudgetBytes = 16 * 1024 * 1024;  // across all of this canary's links
+  size_t queueBudgetBytes = 16 * 1024 * 1024;  // bytes queued for this canary, all workers
   uint32_t replyTimeoutMs = 2000;
-  uint32_t linksPerWorker = 1;
+  uint32_t linksPerWorker = 1;  // accepted for compatibility: a canary has one link (CanaryHub)
   std::shared_ptr<CanaryCounterSet> counters;
 };
 

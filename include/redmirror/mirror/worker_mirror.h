@@ -16,6 +16,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "redmirror/mirror/canary_hub.h"
 #include "redmirror/mirror/canary_link.h"
 #include "redmirror/mirror/link_batcher.h"
 #include "redmirror/mirror/repair_link.h"
@@ -119,11 +120,12 @@ class PendingMove {
 };
 
 // Work to do when the primary's reply to a command arrives. Effects run at the
-// end of the loop turn in which their reply was read, blocking pops (and stream
-// group reads) last: a write that served a blocked client (an EXEC with the LPUSH
-// a BRPOP waited for) is answered in the same primary event, and must reach the
-// canary first. Later commands of other clients come after both replies, so
-// after both effects (across workers too: LinkOrder, with the turn's seal).
+// end of the loop turn in which their reply was read (before its writes),
+// blocking pops (and stream group reads) last: a write that served a blocked
+// client (an EXEC with the LPUSH a BRPOP waited for) is answered in the same
+// primary event, and must reach the canary first. Later commands of other
+// clients come after both replies, so after both effects (across workers too:
+// the turn's hand-off to the canary's writer, CanaryHub).
 struct Effect {
   // kScript: EVAL/EVALSHA/FCALL wait for the primary's answer, and are not
   // mirrored when SCRIPT KILL / FUNCTION KILL stopped them there (a killed
@@ -227,27 +229,27 @@ class WorkerMirror {
   void abandon(SessionMirror& session, const proxy::PendingCommand& pending);
   void sessionClosed(SessionMirror& session);
 
-  // Link hooks.
+  // Link hooks (the home's link, or another worker's through CanaryHub).
   // `sentUs`: when the link wrote the command (the canary's latency starts there).
   void onCanaryReply(uint32_t comparison, const net::StreamWindow& window, uint64_t begin,
                      uint64_t end, bool isError, uint64_t sentUs);
+  void onCanaryReply(uint32_t comparison, std::string& reply, bool isError, uint64_t sentUs);
   void onCanaryLost(uint32_t comparison);
   // A write to the canary was lost (dropped, or its link died before the reply).
   void taint(uint64_t canaryId, const WriteTaint& taint);
-  // A link to the canary (re)connected: it may have restarted and lost its scripts.
-  void onLinkConnected(uint64_t canaryId);
   // The reply to an EVALSHA that carries a retry: returns true when it was
-  // NOSCRIPT and the command was resent as EVAL on `link` (the reply is consumed).
-  bool onScriptReply(uint32_t retry, bool noscript, uint32_t comparison, CanaryLink& link);
+  // NOSCRIPT and the command was resent as EVAL (the reply is consumed).
+  bool onScriptReply(uint32_t retry, bool noscript, uint32_t comparison);
   void dropRetry(uint32_t retry);
   // Read repair: a key dumped from the primary, to RESTORE on the canary.
   // Restored, it is no longer tainted.
   void restoreOnCanary(uint64_t canaryId, uint32_t db, std::string_view key, const std::string& restore);
 
   void sweep(uint64_t nowMs);
-  // Start of a loop turn's end, before the primary path's writes: seals what the
-  // links queued in this turn (LinkOrder: the canary gets the links' commands of
-  // all workers in the order the proxy read them).
+  // Start of a loop turn's end, before the primary path's writes: runs the
+  // effects whose reply arrived, then hands what this turn mirrored to each
+  // canary's writer (CanaryHub: the canary gets the commands of all workers in
+  // the order the proxy read them).
   void sealTurn();
   // How long a pop waits for the answer of a move that may have fed it.
   static constexpr uint64_t kMoveWaitUs = 2000;
@@ -261,8 +263,8 @@ class WorkerMirror {
   // when first needed (a clock read costs as much as the rest of a small
   // comparison's bookkeeping on some machines).
   void newEvent() { eventUs_ = 0; }
-  // End of a loop turn: effects whose reply arrived run, then links whose batch
-  // is due are written.
+  // End of a loop turn: the canaries this worker writes take what the workers
+  // handed over, then links whose batch is due are written.
   void onTurnEnd();
   void shutdown();
   bool idle() const;
@@ -317,7 +319,11 @@ class WorkerMirror {
   };
   struct CanaryRuntime {
     uint64_t id = 0;
-    std::vector<std::unique_ptr<CanaryLink>> links;
+    std::shared_ptr<CanaryCounterSet> set;  // keeps the hub alive for the outbox and link
+    CanaryHub* hub = nullptr;
+    std::unique_ptr<CanaryOutbox> outbox;  // what this worker mirrors to the canary
+    std::unique_ptr<CanaryLink> link;      // the canary's one link, on its home worker only
+    uint64_t connections = 0;              // hub->connections() when loadedScripts was last valid
     std::unordered_set<std::string> loadedScripts;  // SHA1s the canary was sent
     diff::WrittenKeys* written = nullptr;             // the canary's, shared by the workers
     uint64_t comparisonBytes = 0;  // replies kept while waiting for the other side
@@ -376,7 +382,15 @@ class WorkerMirror {
                     const resp::Value& canary);
   void release(uint32_t id);
   void resolve(uint32_t id);
-  CanaryLink* linkFor(const CanarySettings& canary, const SessionMirror& session);
+  CanaryOutbox* linkFor(const CanarySettings& canary, const SessionMirror& session);
+  // The loop's wake-up from other workers (CanaryHub): batches to write, replies.
+  void initWake();
+  static void onWake(uv_async_t* handle);
+  void takeMessages();
+  // Home: writes the batches handed over so far on the canaries' links.
+  void writeHandedOver();
+  // The sessions' ready effects (sealTurn's first part).
+  void runReadyEffectsOfTurn();
   // Sends now, or holds behind the session's pending effects.
   void dispatch(const CanarySettings& canary, SessionMirror& session, const net::StreamWindow& window,
                 const resp::CommandFrame& frame, int protocol, bool write, uint32_t comparison,
@@ -437,8 +451,13 @@ class WorkerMirror {
   }
   std::shared_ptr<PendingMoves> pendingMoves_ = std::make_shared<PendingMoves>();
   std::shared_ptr<GuardQueue> guardQueue_;  // this worker's unresolved guarded writes
+  std::vector<PendingGuard> sentGuards_;    // guarded writes queued this turn, not handed over yet
   uint64_t blockedCount_ = 0;  // numbers blocking commands in the order they were sent
-  bool reserved_ = false;                       // links hold the others back for this turn's effects
+  uv_async_t wake_{};
+  bool wakeReady_ = false;
+  bool wakeClosed_ = false;
+  std::vector<HandoffBatch> batches_;   // scratch: taken from the hubs
+  std::vector<LinkMessage> messages_;   // scratch: taken from the hubs
   std::vector<uint32_t> keyPositions_;
   std::vector<uint16_t> keySlots_;
   std::vector<uint64_t> keyHashes_;

@@ -1,6 +1,5 @@
 // LinkBatcher on a real libuv loop: when do a link's queued bytes go out?
 #include "redmirror/mirror/link_batcher.h"
-#include "redmirror/mirror/link_order.h"
 
 #include <gtest/gtest.h>
 #include <uv.h>
@@ -19,7 +18,7 @@ class FakeLink final : public BatchedLink {
     queued_ += bytes;
   }
   bool flushBatch(uint64_t nowUs) override {
-    if (heldBack) {  // other links hold older commands (LinkOrder)
+    if (heldBack) {  // a link that cannot write everything yet
       ++attempts;
       return false;
     }
@@ -149,25 +148,6 @@ TEST_F(LinkBatcherTest, ForgottenLinkIsNeverFlushed) {
   batcher_.onTurnEnd();
   uv_run(&loop_, UV_RUN_ONCE);
   EXPECT_EQ(kept.flushes.size(), 1u);
-}
-
-// The links of all workers write in seal order: each sees the oldest seal of the
-// others, never its own, and a slot that wrote everything stops holding them back.
-TEST(LinkOrderTest, OthersOldestSealIgnoresTheAskingSlotAndEmptySlots) {
-  LinkOrder order(3);
-  EXPECT_EQ(order.othersOldest(0), LinkOrder::kEmpty);
-  order.publish(1, LinkOrder::key(500, 1));
-  order.publish(2, LinkOrder::key(300, 2));
-  EXPECT_EQ(order.othersOldest(0), LinkOrder::key(300, 2));
-  EXPECT_EQ(order.othersOldest(2), LinkOrder::key(500, 1));
-  // Same microsecond: the lower slot goes first, so two links never wait for each other.
-  order.publish(0, LinkOrder::key(300, 0));
-  EXPECT_LT(order.othersOldest(2), LinkOrder::key(300, 2));
-  EXPECT_GT(order.othersOldest(0), LinkOrder::key(300, 0));
-  order.publish(2, LinkOrder::kEmpty);
-  EXPECT_EQ(order.othersOldest(0), LinkOrder::key(500, 1));
-  order.publish(7, LinkOrder::key(1, 7));  // out of range: ignored
-  EXPECT_EQ(order.othersOldest(0), LinkOrder::key(500, 1));
 }
 
 }  // namespace
