@@ -247,6 +247,8 @@ AdminReply AdminCommands::execute(const std::vector<std::string>& args) {
           item["name"] = canary.name;
           item["address"] = canary.address;
           item["percent"] = percentOf(canary.percentHundredths);
+          item["effective_percent"] = percentOf(canary.effectivePercentHundredths);
+          item["queued_bytes"] = canary.queuedBytes;
           item["mirrored"] = canary.mirrored;
           item["compared"] = canary.compared;
           item["matched"] = canary.matched;

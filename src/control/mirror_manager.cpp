@@ -60,6 +60,7 @@ std::map<std::string, uint64_t> skippedTotals(const mirror::CanaryCounterSet& se
       {"primary_refused", sum(set, &C::scripts_refused) + sum(set, &C::skipped_refused)},
       {"tainted", sum(set, &C::skipped_tainted)},
       {"too_large", sum(set, &C::skipped_too_large)},
+      {"shed", sum(set, &C::dropped_shed)},
       {"unconfirmed", sum(set, &C::dropped_unconfirmed)},
   };
 }
@@ -305,6 +306,8 @@ std::vector<CanaryStatus> MirrorManager::canaries() const {
     status.name = settings.name;
     status.address = settings.address.str();
     status.percentHundredths = settings.percentHundredths;
+    status.effectivePercentHundredths = mirror::effectiveHundredths(settings.percentHundredths, *settings.counters);
+    status.queuedBytes = settings.counters->hub.held();
     status.linksTotal = 1;  // one link per canary, on its home worker (CanaryHub)
     for (const mirror::CanaryCounters& counters : settings.counters->perWorker) {
       auto read = [](const std::atomic<uint64_t>& c) { return c.load(std::memory_order_relaxed); };
@@ -318,6 +321,7 @@ std::vector<CanaryStatus> MirrorManager::canaries() const {
       status.dropped["oversize"] += read(counters.dropped_oversize);
       status.dropped["session_closed"] += read(counters.dropped_session_closed);
       status.dropped["unconfirmed"] += read(counters.dropped_unconfirmed);
+      status.dropped["shed"] += read(counters.dropped_shed);
       status.linkWrites += read(counters.link_writes);
       status.linkReads += read(counters.link_reads);
       const int64_t up = counters.links_up.load(std::memory_order_relaxed);
@@ -372,6 +376,7 @@ std::string MirrorManager::report(const std::string& canary, std::string& json) 
         databases.push_back(std::to_string(mirror::TaintedKeys::kMaxDbs) + "+");
       }
     }
+    one["effective_percent"] = mirror::effectiveHundredths(settings.percentHundredths, set) / 100.0;
     one["taint"] = {{"keys", set.tainted.keys()}, {"databases", databases}, {"overflows", set.tainted.overflows()}};
     all.push_back(std::move(one));
   }

@@ -844,17 +844,30 @@ void WorkerMirror::mirrorCommand(SessionMirror& session, const resp::CommandFram
     CanaryCounters& counters = canary.counters->perWorker[workerIndex_];
     bool any = false;
     bool all = true;
+    bool shed = false;  // a write to a slot of the share that is shed now
     if (broadcast || info->wholeKeyspace) {
       any = true;
     } else if (keySlots_.empty()) {
-      any = random() % 10000 < canary.percentHundredths;
+      any = random() % 10000 < effectiveHundredths(canary.percentHundredths, *canary.counters);
       all = any;
     } else {
+      const uint32_t threshold = SlotSampler::threshold(canary.percentHundredths);
+      const uint32_t effective = effectiveThreshold(canary.percentHundredths, *canary.counters);
       for (uint16_t slot : keySlots_) {
-        const bool sampled = settings.sampler->sampled(slot, canary.percentHundredths);
+        const uint32_t rank = settings.sampler->rank(slot);
+        const bool sampled = rank < effective;
         any = any || sampled;
         all = all && sampled;
+        shed = shed || (rank >= effective && rank < threshold);
       }
+    }
+    if (shed && write) {
+      // Not mirrored while its slot is shed: its keys go stale on the canary.
+      bump(counters.dropped_shed);
+      hashKeys();
+      taintCurrent(canary.id, session.inMulti ? session.transactionDb : session.db);
+      if (session.inMulti) session.transactionUnknown = true;  // not sent in part
+      continue;
     }
     if (!(write ? any : all)) {
       if (any && !write) bump(counters.skipped_unsampled_keys);
@@ -1739,8 +1752,19 @@ bool WorkerMirror::runEffect(SessionMirror& session, Effect& effect) {
   for (const CanarySettings& canary : settings.canaries) {
     if (canary.percentHundredths == 0) continue;
     bool any = false;
+    bool shed = false;
+    const uint32_t threshold = SlotSampler::threshold(canary.percentHundredths);
+    const uint32_t effective = effectiveThreshold(canary.percentHundredths, *canary.counters);
     for (std::string_view key : keys) {
-      any = any || settings.sampler->sampled(keySlot(key), canary.percentHundredths);
+      const uint32_t rank = settings.sampler->rank(keySlot(key));
+      any = any || rank < effective;
+      shed = shed || (rank >= effective && rank < threshold);
+    }
+    if (shed) {
+      // A key of a shed slot: not mirrored, and stale on the canary from now on.
+      bump(canary.counters->perWorker[workerIndex_].dropped_shed);
+      for (std::string_view key : keys) canary.counters->tainted.taintKey(effect.db, diff::WrittenKeys::hash(key));
+      continue;
     }
     if (any) sendOwned(canary, session, encoded, effect.db, effect.protocol, 1, keys);
   }
@@ -1749,11 +1773,32 @@ bool WorkerMirror::runEffect(SessionMirror& session, Effect& effect) {
 
 void WorkerMirror::sweep(uint64_t now) {
   for (auto& [id, runtime] : runtimes_) {
-    if (runtime.link) runtime.link->sweep(now);
+    if (!runtime.link) continue;
+    runtime.link->sweep(now);
+    if (const CanarySettings* canary = this->canary(id)) shedSlots(*canary, runtime, now);
   }
   for (auto& link : retiring_) link->sweep(now);
   std::erase_if(retiring_, [](const std::unique_ptr<CanaryLink>& link) { return link->fullyClosed(); });
   if (repair_) repair_->sweep(now);
+}
+
+void WorkerMirror::shedSlots(const CanarySettings& canary, CanaryRuntime& runtime, uint64_t nowMs) {
+  CanaryCounterSet& set = *runtime.set;
+  SlotShedder::Input input;
+  input.nowMs = nowMs;
+  input.thresholdSlots = SlotSampler::threshold(canary.percentHundredths);
+  input.heldBytes = runtime.hub->held();
+  input.budgetBytes = canary.queueBudgetBytes;
+  for (const CanaryCounters& counters : set.perWorker) {
+    input.drops += counters.dropped_queue_full.load(std::memory_order_relaxed);
+  }
+  const uint32_t before = set.shedSlots.load(std::memory_order_relaxed);
+  const uint32_t after = runtime.shedder.update(input);
+  if (after == before) return;
+  set.shedSlots.store(after, std::memory_order_relaxed);
+  spdlog::info("canary {}: effective share {:.2f}% of {:.2f}% ({} of {} slots shed; {} bytes queued, budget {})",
+               canary.name, effectiveHundredths(canary.percentHundredths, set) / 100.0,
+               canary.percentHundredths / 100.0, after, input.thresholdSlots, input.heldBytes, input.budgetBytes);
 }
 
 void WorkerMirror::shutdown() {

@@ -13,6 +13,8 @@ struct CanaryStatus {
   std::string name;
   std::string address;          // HOST:PORT
   uint32_t percentHundredths = 0;  // 0..10000 (25.5% is 2550)
+  uint32_t effectivePercentHundredths = 0;  // what is mirrored now: less when slots are shed
+  uint64_t queuedBytes = 0;  // held for the canary now (outboxes, link, replies awaited), against its budget
   uint64_t mirrored = 0;        // commands written to the canary
   uint64_t compared = 0;
   uint64_t matched = 0;

@@ -51,7 +51,8 @@ namespace redmirror::mirror {
   X(skipped_refused, "commands not mirrored or compared: the primary refused them before running them (NOPERM, OOM, READONLY, BUSY...)") \
   X(dropped_unconfirmed, "writes not mirrored: whether the primary ran them cannot be seen (CLIENT REPLY OFF/SKIP, a transaction begun before mirroring)") \
   X(keys_tainted, "writes whose keys were tainted: dropped, lost with a link, or unconfirmed") \
-  X(skipped_too_large, "replies not compared: more elements than a comparison may build (131072)")
+  X(skipped_too_large, "replies not compared: more elements than a comparison may build (131072)") \
+  X(dropped_shed, "writes to slots shed while the canary could not keep up (their keys tainted)")
 
 struct CanaryCounters {
 #define REDMIRROR_DECLARE_CANARY_COUNTER(name, help) std::atomic<uint64_t> name{0};
@@ -72,7 +73,20 @@ struct CanaryCounterSet {
   diff::WrittenKeys written;                // keys mirrored in this window, all workers
   CanaryHub hub;                            // the canary's one stream, written by its home worker
   TaintedKeys tainted;                      // keys with a gap in their mirrored history; outlives RESET
+  std::atomic<uint32_t> shedSlots{0};       // top-ranked slots of the share not mirrored (SlotShedder)
 };
+
+// The slots a canary mirrors now: its share less what is shed (rank below this).
+inline uint32_t effectiveThreshold(uint32_t percentHundredths, const CanaryCounterSet& set) {
+  const uint32_t threshold = SlotSampler::threshold(percentHundredths);
+  const uint32_t shed = set.shedSlots.load(std::memory_order_relaxed);
+  return shed >= threshold ? 0 : threshold - shed;
+}
+// The same as a share in hundredths of a percent (rounded down), for reports.
+inline uint32_t effectiveHundredths(uint32_t percentHundredths, const CanaryCounterSet& set) {
+  if (set.shedSlots.load(std::memory_order_relaxed) == 0) return percentHundredths;
+  return static_cast<uint32_t>(uint64_t{effectiveThreshold(percentHundredths, set)} * 10000 / kSlotCount);
+}
 
 struct CanarySettings {
   uint64_t id = 0;  // stable across snapshots; a new id means a new canary

@@ -21,6 +21,7 @@
 #include "redmirror/mirror/link_batcher.h"
 #include "redmirror/mirror/repair_link.h"
 #include "redmirror/mirror/settings.h"
+#include "redmirror/mirror/slot_shedder.h"
 #include "redmirror/mirror/tainted_keys.h"
 #include "redmirror/net/chunk_pool.h"
 #include "redmirror/net/stream_window.h"
@@ -327,6 +328,7 @@ class WorkerMirror {
     std::unordered_set<std::string> loadedScripts;  // SHA1s the canary was sent
     diff::WrittenKeys* written = nullptr;             // the canary's, shared by the workers
     uint64_t comparisonBytes = 0;  // replies kept while waiting for the other side
+    SlotShedder shedder;           // on the home worker: the canary's effective share
   };
 
   // SELECT, MULTI, EXEC, DISCARD, WATCH, UNWATCH, RESET, QUIT, by the captured
@@ -374,6 +376,8 @@ class WorkerMirror {
   void repaired(uint64_t canaryId, uint32_t db, const std::vector<uint64_t>& keyHashes, bool overwrites,
                 WriteTaint::Scope scope);
   TaintedKeys* taintedOf(uint64_t canaryId);
+  // The home worker's sweep: shrinks or restores the canary's effective share.
+  void shedSlots(const CanarySettings& canary, CanaryRuntime& runtime, uint64_t nowMs);
   uint32_t newComparison(uint64_t canaryId);
   CanaryRuntime* runtimeOf(uint64_t canaryId);
   // Read repair: DUMP from the primary, RESTORE on the canary (`replace`: over a tainted copy).
