@@ -155,7 +155,7 @@ int main(int argc, char** argv) {
   app.add_option("--admin-socket", flags.adminSocket, "path of the admin Unix socket (mode 0600)");
   app.add_option("--report-keys", flags.reportKeys, "keys in reports: hashed (default) or plain");
   app.add_flag("--report-values", flags.reportValues, "show whole values in reports (default: 128 bytes)");
-  app.add_flag("--warm-canary", flags.warmCanary, "copy cold-missed keys from the primary to the canary (rate-limited)");
+  app.add_flag("--warm-canary", flags.warmCanary, "copy cold-missed and tainted keys from the primary to the canary (DUMP/RESTORE, rate-limited)");
   app.add_option("--link-batch-delay-us", flags.linkBatchDelayUs,
                  "let canary links batch commands up to this long (default 2000; 0: one write per loop turn)");
   app.add_flag("--check-config", flags.checkConfig, "validate the configuration and exit");

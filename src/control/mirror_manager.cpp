@@ -323,6 +323,9 @@ std::vector<CanaryStatus> MirrorManager::canaries() const {
       status.dropped["unconfirmed"] += read(counters.dropped_unconfirmed);
       status.dropped["shed"] += read(counters.dropped_shed);
       status.linkWrites += read(counters.link_writes);
+      status.reconnects += read(counters.reconnects);
+      status.protocolErrors += read(counters.protocol_errors);
+      status.keysTainted += read(counters.keys_tainted);
       status.linkReads += read(counters.link_reads);
       const int64_t up = counters.links_up.load(std::memory_order_relaxed);
       status.linksUp += static_cast<uint32_t>(up > 0 ? up : 0);

@@ -812,7 +812,11 @@ void WorkerMirror::mirrorCommand(SessionMirror& session, const resp::CommandFram
   // What the write taints if it is lost, and whether it repairs its keys.
   taintScope_ = WriteTaint::Scope::kNone;
   overwrites_ = false;
-  if (write && !(broadcast && !libraryLoad)) {
+  // Scripts and functions that may write (COMMAND does not flag them as
+  // writes; the _ro forms cannot) taint what they name if they are lost.
+  const bool scriptMayWrite = (special == Special::kEval || special == Special::kEvalsha || special == Special::kFcall) &&
+                              !name.view().ends_with("_ro");
+  if ((write || scriptMayWrite) && !(broadcast && !libraryLoad)) {
     if (info->wholeKeyspace) {
       taintScope_ = info->name == "flushdb" ? WriteTaint::Scope::kDb : WriteTaint::Scope::kAll;
       overwrites_ = info->name != "swapdb";  // FLUSHDB, FLUSHALL: nothing stale is left
@@ -828,6 +832,7 @@ void WorkerMirror::mirrorCommand(SessionMirror& session, const resp::CommandFram
       }
     }
   }
+  const bool taints = taintScope_ != WriteTaint::Scope::kNone;
   const auto hashKeys = [&] {
     if (keysHashed) return;
     keysHashed = true;
@@ -861,7 +866,7 @@ void WorkerMirror::mirrorCommand(SessionMirror& session, const resp::CommandFram
         shed = shed || (rank >= effective && rank < threshold);
       }
     }
-    if (shed && write) {
+    if (shed && taints) {
       // Not mirrored while its slot is shed: its keys go stale on the canary.
       bump(counters.dropped_shed);
       hashKeys();
@@ -871,10 +876,16 @@ void WorkerMirror::mirrorCommand(SessionMirror& session, const resp::CommandFram
     }
     if (!(write ? any : all)) {
       if (any && !write) bump(counters.skipped_unsampled_keys);
+      if (any && taints) {
+        // A script whose keys are only partly sampled is not mirrored: the
+        // sampled ones it may write go stale on the canary.
+        hashKeys();
+        taintCurrent(canary.id, session.inMulti ? session.transactionDb : session.db);
+      }
       continue;
     }
     if (plain && session.effects.empty() && !linkTakes(canary, session, frame, counters)) {
-      if (write) {
+      if (taints) {
         hashKeys();
         taintCurrent(canary.id, session.db);
       }
@@ -883,7 +894,7 @@ void WorkerMirror::mirrorCommand(SessionMirror& session, const resp::CommandFram
     hashKeys();
     if (session.inMulti && session.transactionUnknown) {
       // A transaction that cannot be sent whole is not sent: its writes taint their keys.
-      if (write) {
+      if (taints) {
         bump(counters.dropped_unconfirmed);
         taintCurrent(canary.id, session.transactionDb);
       }
@@ -941,11 +952,11 @@ void WorkerMirror::mirrorCommand(SessionMirror& session, const resp::CommandFram
           session.transaction.pop_back();
           bump(counters.dropped_oversize);
           // Without this member the transaction cannot be sent whole.
-          if (write) taintCurrent(canary.id, session.transactionDb);
+          taintCurrent(canary.id, session.transactionDb);
           session.transactionUnknown = true;
           return;
         }
-        if (write) {
+        if (taints) {
           held->keyHashes = keyHashes_;
           held->taintScope = taintScope_;
           held->overwrites = overwrites_;
@@ -1013,7 +1024,7 @@ void WorkerMirror::dispatch(const CanarySettings& canary, SessionMirror& session
     bump(counters.dropped_oversize);
     if (comparison != 0) onCanaryLost(comparison);
     if (retry != 0) dropRetry(retry);
-    if (write) taintCurrent(canary.id, session.db);
+    taintCurrent(canary.id, session.db);
     return;
   }
   if (!session.effects.empty()) {
@@ -1033,10 +1044,10 @@ void WorkerMirror::dispatch(const CanarySettings& canary, SessionMirror& session
         bump(counters.dropped_oversize);
         if (comparison != 0) onCanaryLost(comparison);
         if (retry != 0) dropRetry(retry);
-        if (write) taintCurrent(canary.id, session.db);
+        taintCurrent(canary.id, session.db);
         return;
       }
-      if (write) {
+      if (taintScope_ != WriteTaint::Scope::kNone) {
         deferred->keyHashes = keyHashes_;
         deferred->taintScope = taintScope_;
         deferred->overwrites = overwrites_;
@@ -1053,7 +1064,7 @@ void WorkerMirror::dispatch(const CanarySettings& canary, SessionMirror& session
     return;
   }
   CanaryOutbox* link = linkFor(canary, session);
-  const WriteTaint taint = write ? linkTaint(session.db, keyHashes_, taintScope_) : WriteTaint{};
+  const WriteTaint taint = linkTaint(session.db, keyHashes_, taintScope_);
   const SendResult result = link == nullptr ? SendResult::kDisconnected
                                             : link->send(window, frame.begin, frame.end, session.db, protocol,
                                                          comparison, retry, taint);
@@ -1063,15 +1074,15 @@ void WorkerMirror::dispatch(const CanarySettings& canary, SessionMirror& session
       if (CanaryRuntime* runtime = runtimeOf(canary.id)) {
         for (uint64_t hash : keyHashes_) runtime->written->insert(hash);
       }
-      repaired(canary.id, session.db, keyHashes_, overwrites_, taintScope_);
     }
+    repaired(canary.id, session.db, keyHashes_, overwrites_, taintScope_);
     return;
   }
   bump(result == SendResult::kQueueFull ? counters.dropped_queue_full : counters.dropped_disconnected);
   // Not sent: the link side of the comparison will never answer.
   if (comparison != 0) onCanaryLost(comparison);
   if (retry != 0) dropRetry(retry);
-  if (write) taintCurrent(canary.id, session.db);
+  taintCurrent(canary.id, session.db);
 }
 
 void WorkerMirror::sendHeld(SessionMirror& session, const HeldCommand& held, bool transactionAborted,

@@ -14,6 +14,9 @@ struct CanaryStatus {
   std::string address;          // HOST:PORT
   uint32_t percentHundredths = 0;  // 0..10000 (25.5% is 2550)
   uint32_t effectivePercentHundredths = 0;  // what is mirrored now: less when slots are shed
+  uint64_t reconnects = 0;      // links to the canary opened
+  uint64_t protocolErrors = 0;  // links reset: a reply stream the link could not follow or a refusal of its own commands
+  uint64_t keysTainted = 0;     // lost writes that tainted keys (or databases)
   uint64_t queuedBytes = 0;  // held for the canary now (outboxes, link, replies awaited), against its budget
   uint64_t mirrored = 0;        // commands written to the canary
   uint64_t compared = 0;

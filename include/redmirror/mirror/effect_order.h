@@ -7,7 +7,7 @@
 // that order, the canary's LPOP would find dst empty and the LMOVE would then
 // leave the element there. A move therefore runs before the pops it fed; a
 // pop whose feeding move has not been answered yet waits for it
-// (WorkerMirror::waitsForMove), so replies read in two turns are ordered too.
+// (WorkerMirror::waitsForFeeders), so replies read in two turns are ordered too.
 #include <string>
 #include <string_view>
 #include <vector>

@@ -170,7 +170,7 @@ struct Effect {
 
 // Mirroring state of one client session, owned by the session.
 struct SessionMirror {
-  uint32_t serial = 0;  // picks the session's link to each canary
+  uint32_t serial = 0;  // numbers the session among the worker's (kept for logs and a later pooled mode)
   uint32_t db = 0;
   bool dbFromTransaction = false;  // `db` comes from a committed-if-all-goes-well MULTI
   bool inMulti = false;
