@@ -12,7 +12,7 @@
 #include <string_view>
 #include <vector>
 
-#include "redmirror/mirror/worker_mirror.h"
+#include "redmirror/mirror/effect.h"
 
 namespace redmirror::mirror {
 

@@ -1,6 +1,7 @@
 // Blocking-pop effects answered in one turn run in serving order: a move before
 // the pops it fed, whatever order their replies were read in.
 #include "redmirror/mirror/effect_order.h"
+#include "redmirror/mirror/command_table.h"
 
 #include <gtest/gtest.h>
 
