@@ -183,9 +183,18 @@ int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
 
   const unsigned workerCount = redmirror::control::effectiveWorkers(config);
+  redmirror::proxy::WorkerConfig workerConfig;
+  workerConfig.listen = config.listen;
+  workerConfig.primary = config.primary;
+  workerConfig.observe = config.observe;
+  workerConfig.connectTimeoutMs = config.connectTimeoutMs;
+  workerConfig.shutdownTimeoutMs = config.shutdownTimeoutMs;
+  workerConfig.highWaterBytes = config.highWaterBytes;
+  workerConfig.lowWaterBytes = config.lowWaterBytes;
+  workerConfig.backlog = config.backlog;
   std::vector<std::unique_ptr<redmirror::proxy::Worker>> workers;
   for (unsigned i = 0; i < workerCount; ++i) {
-    workers.push_back(std::make_unique<redmirror::proxy::Worker>(config, i));
+    workers.push_back(std::make_unique<redmirror::proxy::Worker>(workerConfig, i));
     const std::string error = workers.back()->listen();
     if (!error.empty()) {
       spdlog::critical("{}", error);
@@ -193,7 +202,7 @@ int main(int argc, char** argv) {
     }
   }
 
-  std::vector<redmirror::proxy::Worker*> workerPointers;
+  std::vector<redmirror::mirror::SettingsSubscriber*> workerPointers;
   for (auto& worker : workers) workerPointers.push_back(worker.get());
   std::unique_ptr<redmirror::control::MirrorManager> mirror;
   try {

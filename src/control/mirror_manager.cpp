@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <chrono>
 
-#include "redmirror/proxy/worker.h"
 
 namespace redmirror::control {
 
@@ -71,7 +70,7 @@ uint64_t mirroredTotal(const mirror::CanaryCounterSet& set) {
 
 }  // namespace
 
-MirrorManager::MirrorManager(const ProxyConfig& config, std::vector<proxy::Worker*> workers)
+MirrorManager::MirrorManager(const ProxyConfig& config, std::vector<mirror::SettingsSubscriber*> workers)
     : config_(config), workers_(std::move(workers)) {
   auto table = std::make_shared<mirror::CommandTable>();
   table->loadBuiltin();
@@ -138,7 +137,7 @@ void MirrorManager::publishLocked() {
   settings->primaryUsername = config_.primaryUsername;
   settings->primaryPassword = primaryPassword_;
   current_ = settings;
-  for (proxy::Worker* worker : workers_) worker->publish(settings);
+  for (mirror::SettingsSubscriber* worker : workers_) worker->publish(settings);
 }
 
 std::shared_ptr<const mirror::MirrorSettings> MirrorManager::snapshot() const {

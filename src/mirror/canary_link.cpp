@@ -6,13 +6,13 @@
 
 #include "redmirror/mirror/worker_mirror.h"
 #include "redmirror/net/uv_util.h"
-#include "redmirror/proxy/stats.h"
+#include "redmirror/net/counter.h"
 #include "redmirror/resp/value.h"
 
 namespace redmirror::mirror {
 
 namespace {
-using proxy::bump;
+using net::bump;
 constexpr uint64_t kBackoffStartMs = 100;
 constexpr uint64_t kBackoffCapMs = 30000;
 constexpr uint64_t kPendingCost = CanaryHub::kPendingCost;

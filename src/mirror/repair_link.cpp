@@ -3,13 +3,13 @@
 #include <spdlog/spdlog.h>
 
 #include "redmirror/mirror/worker_mirror.h"
-#include "redmirror/proxy/stats.h"
+#include "redmirror/net/counter.h"
 #include "redmirror/resp/value.h"
 
 namespace redmirror::mirror {
 
 namespace {
-using proxy::bump;
+using net::bump;
 constexpr size_t kMaxPendingRepairs = 1024;
 constexpr net::WriteLimits kRepairLimits{SIZE_MAX / 2, SIZE_MAX / 4};
 }  // namespace

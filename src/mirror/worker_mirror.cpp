@@ -161,7 +161,7 @@ inline bool WorkerMirror::unsampledSingleKey(const CommandInfo& info, const Sess
 }
 
 void WorkerMirror::followState(SessionMirror& session, const resp::CommandFrame& frame,
-                               proxy::PendingCommand* pending, int protocol) {
+                               MirrorMarks* pending, int protocol) {
   // The session's state is followed unmirrored too, so that a share raised
   // later mirrors into the right database and transaction.
   if (!settings_ || !settings_->commands) return;
@@ -169,7 +169,7 @@ void WorkerMirror::followState(SessionMirror& session, const resp::CommandFrame&
 }
 
 void WorkerMirror::onMirroredCommand(SessionMirror& session, const resp::CommandFrame& frame,
-                                     proxy::PendingCommand* pending, const net::StreamWindow& window,
+                                     MirrorMarks* pending, const net::StreamWindow& window,
                                      int protocol) {
   // Unknown to the primary's table: the primary refuses it, the canary need not see it.
   const CommandInfo* info = settings_->commands->find(frame.captured[0]);
@@ -182,7 +182,7 @@ void WorkerMirror::onMirroredCommand(SessionMirror& session, const resp::Command
 }
 
 bool WorkerMirror::trackState(SessionMirror& session, const resp::CommandFrame& frame, const CommandInfo* info,
-                              proxy::PendingCommand* pending, int protocol, bool mirroring) {
+                              MirrorMarks* pending, int protocol, bool mirroring) {
   const resp::Capture& name = frame.captured[0];
   const Special special = info != nullptr ? info->special : Special::kNone;
   if (special == Special::kQuit || (info == nullptr && name.is("quit"))) {
@@ -309,7 +309,7 @@ bool WorkerMirror::trackState(SessionMirror& session, const resp::CommandFrame& 
 }
 
 void WorkerMirror::mirrorCommand(SessionMirror& session, const resp::CommandFrame& frame,
-                                 const CommandInfo* info, proxy::PendingCommand* pending,
+                                 const CommandInfo* info, MirrorMarks* pending,
                                  const net::StreamWindow& window, int protocol, int singleKeySlot) {
   if (!trackState(session, frame, info, pending, protocol, true)) return;
   const MirrorSettings& settings = *settings_;

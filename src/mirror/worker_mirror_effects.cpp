@@ -5,7 +5,7 @@ namespace redmirror::mirror {
 
 using namespace detail;  // NOLINT(google-build-using-namespace): this class's own helpers
 
-void WorkerMirror::onReply(SessionMirror& session, const proxy::PendingCommand& pending,
+void WorkerMirror::onReply(SessionMirror& session, const MirrorMarks& pending,
                            const resp::ReplyFrame& reply, const net::StreamWindow& window) {
   if (pending.transaction != 0 && pending.transaction == session.transactionSerial) {
     if (session.queuedAwaiting > 0) --session.queuedAwaiting;
@@ -188,7 +188,7 @@ void WorkerMirror::runReadyEffects(SessionMirror& session, bool stopAtBlockingPo
   }
 }
 
-void WorkerMirror::abandon(SessionMirror& session, const proxy::PendingCommand& pending) {
+void WorkerMirror::abandon(SessionMirror& session, const MirrorMarks& pending) {
   for (uint32_t id = pending.comparison; id != 0;) {
     Comparison& comparison = comparisons_[id];
     const uint32_t next = comparison.next;
@@ -310,7 +310,7 @@ void WorkerMirror::sendTransaction(SessionMirror& session, const Effect& effect,
       continue;
     }
     bump(counters->transactions_mirrored);
-    proxy::bump(counters->mirrored, members.size());
+    net::bump(counters->mirrored, members.size());
     for (const HeldCommand* held : members) {
       repaired(canary.id, held->db, held->keyHashes, held->overwrites, held->taintScope);
     }

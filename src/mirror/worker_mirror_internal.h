@@ -13,14 +13,14 @@
 #include "redmirror/mirror/effect_builder.h"
 #include "redmirror/mirror/effect_order.h"
 #include "redmirror/mirror/worker_mirror.h"
-#include "redmirror/proxy/stats.h"
+#include "redmirror/net/counter.h"
 #include "redmirror/resp/ascii.h"
 #include "redmirror/resp/value.h"
 
 namespace redmirror::mirror::detail {
 
 
-using proxy::bump;
+using net::bump;
 
 // Multibulk argument `index` where it already lies in memory: the frame's
 // capture (the first arguments after the name, when short) or one piece of the

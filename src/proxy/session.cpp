@@ -90,7 +90,8 @@ void Session::onCommand(const resp::CommandFrame& frame) {
   // Every command, mirrored or not: the session's state is followed from its
   // first byte. Subscribed sessions are not mirrored (their commands answer
   // differently there, RESP2 PING, and the canary links never subscribe).
-  mirror_.onCommand(mirrorState_, frame, pending, clientWindow_, tracker_.protocol(), !tracker_.inPubSub());
+  mirror_.onCommand(mirrorState_, frame, pending != nullptr ? &pending->mirror : nullptr, clientWindow_,
+                    tracker_.protocol(), !tracker_.inPubSub());
   lastCommandEnd_ = frame.end;
 }
 
@@ -101,15 +102,15 @@ void Session::onReply(const resp::ReplyFrame& frame) {
 
 void Session::onExchange(const Exchange& exchange) {
   bump(worker_.stats().replies_matched);
-  if (exchange.command.comparison != 0 || exchange.command.effect || exchange.command.transaction != 0) {
-    mirror_.onReply(mirrorState_, exchange.command, exchange.reply, upstreamWindow_);
+  if (exchange.command.mirror.wanted()) {
+    mirror_.onReply(mirrorState_, exchange.command.mirror, exchange.reply, upstreamWindow_);
   }
 }
 
 void Session::abandonMirroring() {
   const Ring<PendingCommand>& pending = tracker_.pendingCommands();
   for (size_t i = 0; i < pending.size(); ++i) {
-    if (pending[i].comparison != 0 || pending[i].effect) mirror_.abandon(mirrorState_, pending[i]);
+    if (pending[i].mirror.held()) mirror_.abandon(mirrorState_, pending[i].mirror);
   }
   mirror_.sessionClosed(mirrorState_);
   clientWindow_.clear();

@@ -13,7 +13,7 @@ namespace {
 constexpr uint64_t kSweepIntervalMs = 250;
 }  // namespace
 
-Worker::Worker(const control::ProxyConfig& config, unsigned index)
+Worker::Worker(const WorkerConfig& config, unsigned index)
     : config_(config), index_(index), pool_(512), mirror_(&loop_, pool_, *this, index) {
   uv_loop_init(&loop_);
   uv_tcp_init(&loop_, &listener_);

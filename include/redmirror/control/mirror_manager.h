@@ -23,7 +23,8 @@ namespace redmirror::control {
 class MirrorManager final : public MirrorControl {
  public:
   // Throws ConfigError when a canary's secret cannot be read.
-  MirrorManager(const ProxyConfig& config, std::vector<proxy::Worker*> workers);
+  // `workers`: every worker's snapshot subscriber, by worker index.
+  MirrorManager(const ProxyConfig& config, std::vector<mirror::SettingsSubscriber*> workers);
 
   // One round of the proxy's own connections to the primary and the canaries
   // (hiredis, blocking with short timeouts): at start-up, then every second on
@@ -55,7 +56,7 @@ class MirrorManager final : public MirrorControl {
   mirror::CanarySettings makeCanary(const CanaryConfig& canary);
 
   const ProxyConfig& config_;
-  std::vector<proxy::Worker*> workers_;
+  std::vector<mirror::SettingsSubscriber*> workers_;
   mutable std::mutex mutex_;
   std::vector<mirror::CanarySettings> canaries_;
   bool paused_ = false;

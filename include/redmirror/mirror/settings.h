@@ -102,6 +102,17 @@ struct CanarySettings {
   std::shared_ptr<CanaryCounterSet> counters;
 };
 
+struct MirrorSettings;
+
+// Whoever takes mirroring snapshots (each worker): the control side publishes
+// through this, without knowing what a worker is.
+class SettingsSubscriber {
+ public:
+  virtual ~SettingsSubscriber() = default;
+  // Thread-safe: the snapshot is applied on the subscriber's own loop.
+  virtual void publish(std::shared_ptr<const MirrorSettings> settings) = 0;
+};
+
 struct MirrorSettings {
   std::vector<CanarySettings> canaries;
   bool paused = false;

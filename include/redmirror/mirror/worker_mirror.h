@@ -27,7 +27,7 @@
 #include "redmirror/net/chunk_pool.h"
 #include "redmirror/net/stream_window.h"
 #include "redmirror/net/tcp_stream.h"
-#include "redmirror/proxy/exchange_tracker.h"
+#include "redmirror/mirror/mirror_marks.h"
 #include "redmirror/resp/reply_framer.h"
 #include "redmirror/resp/request_framer.h"
 
@@ -53,7 +53,7 @@ class WorkerMirror {
   // place. `mirrorable`: false while the session is subscribed (its commands
   // answer differently there and the links never subscribe): state only.
   void onCommand(SessionMirror& session, const resp::CommandFrame& frame,
-                 proxy::PendingCommand* pending, const net::StreamWindow& window, int protocol,
+                 MirrorMarks* pending, const net::StreamWindow& window, int protocol,
                  bool mirrorable = true) {
     if (session.quit) return;
     if (!active_ || !mirrorable) {
@@ -66,10 +66,10 @@ class WorkerMirror {
     onMirroredCommand(session, frame, pending, window, protocol);
   }
   // The primary answered `pending`; `window` holds the primary stream's recent bytes.
-  void onReply(SessionMirror& session, const proxy::PendingCommand& pending,
+  void onReply(SessionMirror& session, const MirrorMarks& pending,
                const resp::ReplyFrame& reply, const net::StreamWindow& window);
   // The reply to `pending` will never be seen (matching ended, session closed).
-  void abandon(SessionMirror& session, const proxy::PendingCommand& pending);
+  void abandon(SessionMirror& session, const MirrorMarks& pending);
   void sessionClosed(SessionMirror& session);
 
   // Link hooks (the home's link, or another worker's through CanaryHub).
@@ -184,9 +184,9 @@ class WorkerMirror {
       default: return false;
     }
   }
-  void followState(SessionMirror& session, const resp::CommandFrame& frame, proxy::PendingCommand* pending,
+  void followState(SessionMirror& session, const resp::CommandFrame& frame, MirrorMarks* pending,
                    int protocol);
-  void onMirroredCommand(SessionMirror& session, const resp::CommandFrame& frame, proxy::PendingCommand* pending,
+  void onMirroredCommand(SessionMirror& session, const resp::CommandFrame& frame, MirrorMarks* pending,
                          const net::StreamWindow& window, int protocol);
   // The data path's first question: a single-key command whose key no canary
   // samples (most commands at low percentages) needs nothing more.
@@ -199,11 +199,11 @@ class WorkerMirror {
   // `mirroring`: whether the session is mirrored now (a MULTI begun while it
   // is not cannot be sent whole later).
   bool trackState(SessionMirror& session, const resp::CommandFrame& frame, const CommandInfo* info,
-                  proxy::PendingCommand* pending, int protocol, bool mirroring);
+                  MirrorMarks* pending, int protocol, bool mirroring);
   // Everything else: state replay, sampling of every key, effects, dispatch.
   // Kept out of line so that the common case does not pay for its frame.
   [[gnu::noinline]] void mirrorCommand(SessionMirror& session, const resp::CommandFrame& frame,
-                                       const CommandInfo* info, proxy::PendingCommand* pending,
+                                       const CommandInfo* info, MirrorMarks* pending,
                                        const net::StreamWindow& window, int protocol, int singleKeySlot);
   // Whether the session's link to `canary` can take `frame` now; counts the drop when not.
   bool linkTakes(const CanarySettings& canary, const SessionMirror& session, const resp::CommandFrame& frame,

@@ -18,6 +18,7 @@
 #include <string_view>
 
 #include "redmirror/proxy/ring.h"
+#include "redmirror/mirror/mirror_marks.h"
 #include "redmirror/resp/reply_framer.h"
 #include "redmirror/resp/request_framer.h"
 
@@ -47,13 +48,7 @@ struct PendingCommand {
   // Confirmations still expected; -1: "one per channel held", set at the first one.
   int64_t confirmationsLeft = 0;
   resp::Capture name;
-  // Mirroring: the first comparison awaiting this reply (0: none), and whether
-  // an effect (SPOP, a blocking pop, EXEC) must be mirrored once it arrives.
-  uint32_t comparison = 0;
-  bool effect = false;
-  // Sent inside MULTI: the transaction's serial, so that its +QUEUED (or error)
-  // tells the mirror whether EXEC can fail (0: not inside MULTI).
-  uint32_t transaction = 0;
+  mirror::MirrorMarks mirror;  // the mirror's notes, read back with the reply
 };
 
 // A command and its reply, matched.

@@ -5,6 +5,8 @@
 #include <atomic>
 #include <cstdint>
 
+#include "redmirror/net/counter.h"
+
 namespace redmirror::proxy {
 
 #define REDMIRROR_WORKER_COUNTERS(X)                                                       \
@@ -28,9 +30,6 @@ struct WorkerStats {
   std::atomic<uint64_t> chunk_bytes_live{0};
 };
 
-// Single-writer increment: no read-modify-write instruction needed.
-inline void bump(std::atomic<uint64_t>& counter, uint64_t by = 1) {
-  counter.store(counter.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
-}
+using net::bump;
 
 }  // namespace redmirror::proxy

@@ -10,7 +10,6 @@
 #include <unordered_set>
 #include <vector>
 
-#include "redmirror/control/config.h"
 #include "redmirror/mirror/worker_mirror.h"
 #include "redmirror/net/chunk_pool.h"
 #include "redmirror/net/tcp_stream.h"
@@ -20,9 +19,21 @@ namespace redmirror::proxy {
 
 class Session;
 
-class Worker final : public net::FlushScheduler {
+// What a worker needs of the configuration (the composition root fills it).
+struct WorkerConfig {
+  net::HostPort listen{"127.0.0.1", 6380};
+  net::HostPort primary{"127.0.0.1", 6379};
+  bool observe = true;   // false: pure byte pipe (--no-observe)
+  uint32_t connectTimeoutMs = 5000;
+  uint32_t shutdownTimeoutMs = 5000;
+  size_t highWaterBytes = 1024 * 1024;
+  size_t lowWaterBytes = 256 * 1024;
+  int backlog = 511;
+};
+
+class Worker final : public net::FlushScheduler, public mirror::SettingsSubscriber {
  public:
-  Worker(const control::ProxyConfig& config, unsigned index);
+  Worker(const WorkerConfig& config, unsigned index);
   ~Worker() override;
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -34,7 +45,7 @@ class Worker final : public net::FlushScheduler {
   void requestStop();
   void join();
   // Thread-safe: hands a new mirroring snapshot to the worker's loop.
-  void publish(std::shared_ptr<const mirror::MirrorSettings> settings);
+  void publish(std::shared_ptr<const mirror::MirrorSettings> settings) override;
 
   // Loop-thread API used by sessions.
   void scheduleFlush(net::TcpStream& stream) override;
@@ -43,7 +54,7 @@ class Worker final : public net::FlushScheduler {
   net::ChunkPool& pool() { return pool_; }
   WorkerStats& stats() { return stats_; }
   const WorkerStats& stats() const { return stats_; }
-  const control::ProxyConfig& config() const { return config_; }
+  const WorkerConfig& config() const { return config_; }
   const sockaddr_storage& primaryAddress() const { return primaryAddress_; }
   net::WriteLimits writeLimits() const;
   mirror::WorkerMirror& mirror() { return mirror_; }
@@ -61,7 +72,7 @@ class Worker final : public net::FlushScheduler {
   void beginStop();
   void finishStopIfIdle();
 
-  const control::ProxyConfig& config_;
+  const WorkerConfig config_;
   unsigned index_;
   uv_loop_t loop_{};
   uv_tcp_t listener_{};
