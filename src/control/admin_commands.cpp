@@ -258,6 +258,9 @@ AdminReply AdminCommands::execute(const std::vector<std::string>& args) {
           item["links_total"] = canary.linksTotal;
           item["link_writes"] = canary.linkWrites;
           item["link_reads"] = canary.linkReads;
+          item["reconnects"] = canary.reconnects;
+          item["protocol_errors"] = canary.protocolErrors;
+          item["auth_failures"] = canary.authFailures;
           out.push_back(std::move(item));
         }
         return AdminReply::bulk(dump(out));

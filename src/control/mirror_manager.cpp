@@ -320,6 +320,9 @@ std::vector<CanaryStatus> MirrorManager::canaries() const {
       status.dropped["unconfirmed"] += read(counters.dropped_unconfirmed);
       status.linkWrites += read(counters.link_writes);
       status.linkReads += read(counters.link_reads);
+      status.reconnects += read(counters.reconnects);
+      status.protocolErrors += read(counters.protocol_errors);
+      status.authFailures += read(counters.auth_failures);
       const int64_t up = counters.links_up.load(std::memory_order_relaxed);
       status.linksUp += static_cast<uint32_t>(up > 0 ? up : 0);
     }

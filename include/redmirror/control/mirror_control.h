@@ -22,6 +22,9 @@ struct CanaryStatus {
   uint32_t linksTotal = 0;
   uint64_t linkWrites = 0;  // gather writes to the canary (system calls the mirror adds)
   uint64_t linkReads = 0;   // reads of its replies
+  uint64_t reconnects = 0;      // link connections opened (handshake answered), the first one included
+  uint64_t protocolErrors = 0;  // link connections closed: the reply stream was not what the link expected
+  uint64_t authFailures = 0;    // link connections whose AUTH was refused
 };
 
 class MirrorControl {
