@@ -263,6 +263,7 @@ AdminReply AdminCommands::execute(const std::vector<std::string>& args) {
           item["reconnects"] = canary.reconnects;
           item["protocol_errors"] = canary.protocolErrors;
           item["keys_tainted"] = canary.keysTainted;
+          item["auth_failures"] = canary.authFailures;
           out.push_back(std::move(item));
         }
         return AdminReply::bulk(dump(out));

@@ -326,6 +326,7 @@ std::vector<CanaryStatus> MirrorManager::canaries() const {
       status.protocolErrors += read(counters.protocol_errors);
       status.keysTainted += read(counters.keys_tainted);
       status.linkReads += read(counters.link_reads);
+      status.authFailures += read(counters.auth_failures);
       const int64_t up = counters.links_up.load(std::memory_order_relaxed);
       status.linksUp += static_cast<uint32_t>(up > 0 ? up : 0);
     }

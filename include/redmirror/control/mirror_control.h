@@ -14,7 +14,7 @@ struct CanaryStatus {
   std::string address;          // HOST:PORT
   uint32_t percentHundredths = 0;  // 0..10000 (25.5% is 2550)
   uint32_t effectivePercentHundredths = 0;  // what is mirrored now: less when slots are shed
-  uint64_t reconnects = 0;      // links to the canary opened
+  uint64_t reconnects = 0;      // link connections opened (handshake answered), the first one included
   uint64_t protocolErrors = 0;  // links reset: a reply stream the link could not follow or a refusal of its own commands
   uint64_t keysTainted = 0;     // lost writes that tainted keys (or databases)
   uint64_t queuedBytes = 0;  // held for the canary now (outboxes, link, replies awaited), against its budget
@@ -27,6 +27,7 @@ struct CanaryStatus {
   uint32_t linksTotal = 0;
   uint64_t linkWrites = 0;  // gather writes to the canary (system calls the mirror adds)
   uint64_t linkReads = 0;   // reads of its replies
+  uint64_t authFailures = 0;    // link connections whose AUTH was refused
 };
 
 class MirrorControl {

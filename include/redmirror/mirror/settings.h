@@ -33,7 +33,7 @@ namespace redmirror::mirror {
   X(dropped_timeout, "mirrored commands whose reply did not come in time")             \
   X(dropped_oversize, "commands too large to keep for mirroring, or with keys past the 4096th argument")                      \
   X(dropped_session_closed, "comparisons abandoned: the client left first")            \
-  X(protocol_errors, "canary connections closed: the reply stream was not RESP")       \
+  X(protocol_errors, "canary connections reset: a reply stream the link could not follow (not RESP, unsolicited, a push) or a refusal of its own SELECT/HELLO/MULTI")       \
   X(skipped_unsampled_keys, "reads not compared: only some of their keys are sampled")  \
   X(auth_failures, "canary connections whose AUTH was refused")                        \
   X(reconnects, "canary connections opened")                                           \

@@ -107,7 +107,8 @@ TEST_F(MirrorAdmin, SocketModeRedisCliSocatAndErrors) {
   const auto c1 = s.admin->canary("c1");
   ASSERT_TRUE(c1.is_object()) << s.admin->canaryList().dump();
   for (const char* field : {"name", "address", "percent", "mirrored", "compared", "matched", "diverged",
-                            "dropped", "links_up", "links_total", "link_writes", "link_reads"}) {
+                            "dropped", "links_up", "links_total", "link_writes", "link_reads", "reconnects",
+                            "protocol_errors", "auth_failures"}) {
     EXPECT_TRUE(c1.contains(field)) << field << " missing: " << c1.dump();
   }
   for (const char* reason : {"queue_full", "disconnected", "timeout", "oversize", "session_closed"}) {
