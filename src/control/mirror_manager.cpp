@@ -53,7 +53,7 @@ std::map<std::string, uint64_t> skippedTotals(const mirror::CanaryCounterSet& se
       {"policy", sum(set, &C::skipped_policy)},
       {"unsampled_keys", sum(set, &C::skipped_unsampled_keys)},
       {"timeout", sum(set, &C::dropped_timeout)},
-      {"dropped", sum(set, &C::dropped_queue_full) + sum(set, &C::dropped_oversize)},
+      {"dropped", sum(set, &C::dropped_queue_full) + sum(set, &C::dropped_oversize) + sum(set, &C::dropped_held)},
       {"disconnected", sum(set, &C::dropped_disconnected) + sum(set, &C::dropped_session_closed)},
       {"script_killed", sum(set, &C::scripts_killed)},
       {"primary_refused", sum(set, &C::scripts_refused) + sum(set, &C::skipped_refused)},
@@ -321,6 +321,7 @@ std::vector<CanaryStatus> MirrorManager::canaries() const {
       status.dropped["session_closed"] += read(counters.dropped_session_closed);
       status.dropped["unconfirmed"] += read(counters.dropped_unconfirmed);
       status.dropped["shed"] += read(counters.dropped_shed);
+      status.dropped["held"] += read(counters.dropped_held);
       status.linkWrites += read(counters.link_writes);
       status.reconnects += read(counters.reconnects);
       status.protocolErrors += read(counters.protocol_errors);

@@ -538,6 +538,12 @@ void WorkerMirror::mirrorCommand(SessionMirror& session, const resp::CommandFram
       continue;
     }
     if (session.inMulti) {
+      if (held == nullptr && !mayHold(frame.end - frame.begin, counters)) {
+        // Without this member the transaction cannot be sent whole.
+        taintCurrent(canary.id, session.transactionDb);
+        session.transactionUnknown = true;
+        return;
+      }
       if (held == nullptr) {
         session.transaction.emplace_back();
         held = &session.transaction.back();
@@ -553,6 +559,7 @@ void WorkerMirror::mirrorCommand(SessionMirror& session, const resp::CommandFram
           session.transactionUnknown = true;
           return;
         }
+        held->charge = HeldCharge(heldBytes_, frame.end - frame.begin);
         if (taints) {
           held->keyHashes = keyHashes_;
           held->taintScope = taintScope_;
@@ -627,6 +634,12 @@ void WorkerMirror::dispatch(const CanarySettings& canary, SessionMirror& session
   if (!session.effects.empty()) {
     // An effect ahead of this command is still waiting for the primary: keep
     // the session's order on the canary by holding this one behind it.
+    if (deferred == nullptr && !mayHold(frame.end - frame.begin, counters)) {
+      if (comparison != 0) onCanaryLost(comparison);
+      if (retry != 0) dropRetry(retry);
+      taintCurrent(canary.id, session.db);
+      return;
+    }
     if (deferred == nullptr) {
       session.effects.back().after.emplace_back();
       deferred = &session.effects.back().after.back();
@@ -644,6 +657,7 @@ void WorkerMirror::dispatch(const CanarySettings& canary, SessionMirror& session
         taintCurrent(canary.id, session.db);
         return;
       }
+      deferred->charge = HeldCharge(heldBytes_, frame.end - frame.begin);
       if (taintScope_ != WriteTaint::Scope::kNone) {
         deferred->keyHashes = keyHashes_;
         deferred->taintScope = taintScope_;
@@ -709,6 +723,14 @@ void WorkerMirror::sendHeld(SessionMirror& session, const HeldCommand& held, boo
       taintHeld(held.canaries[i], held, db);
     }
   }
+}
+
+bool WorkerMirror::mayHold(uint64_t bytes, CanaryCounters& counters) {
+  uint64_t budget = 0;
+  for (const CanarySettings& canary : settings_->canaries) budget = std::max<uint64_t>(budget, canary.queueBudgetBytes);
+  if (heldBytes_->bytes + bytes <= budget / std::max<size_t>(1, workers())) return true;
+  bump(counters.dropped_held);
+  return false;
 }
 
 bool WorkerMirror::linkTakes(const CanarySettings& canary, const SessionMirror& session,

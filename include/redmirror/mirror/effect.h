@@ -3,6 +3,7 @@
 // the session's mirroring state (SessionMirror), commands held by reference
 // (HeldCommand) and the effects that wait for the primary's reply (Effect).
 // Plain data, owned by the session (SessionMirror) and run by WorkerMirror.
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -16,6 +17,41 @@
 #include "redmirror/resp/value.h"
 
 namespace redmirror::mirror {
+
+// Bytes of the commands one worker holds (HeldCommand), against its bound.
+struct HeldBytes {
+  uint64_t bytes = 0;
+};
+
+// Counts one held command's bytes while it lives (move-only).
+class HeldCharge {
+ public:
+  HeldCharge() = default;
+  HeldCharge(std::shared_ptr<HeldBytes> counter, uint64_t bytes) : counter_(std::move(counter)), bytes_(bytes) {
+    counter_->bytes += bytes_;
+  }
+  HeldCharge(HeldCharge&& other) noexcept : counter_(std::move(other.counter_)), bytes_(other.bytes_) {}
+  HeldCharge& operator=(HeldCharge&& other) noexcept {
+    if (this != &other) {
+      reset();
+      counter_ = std::move(other.counter_);
+      bytes_ = other.bytes_;
+    }
+    return *this;
+  }
+  HeldCharge(const HeldCharge&) = delete;
+  HeldCharge& operator=(const HeldCharge&) = delete;
+  ~HeldCharge() { reset(); }
+  void reset() {
+    if (!counter_) return;
+    counter_->bytes -= std::min(counter_->bytes, bytes_);
+    counter_.reset();
+  }
+
+ private:
+  std::shared_ptr<HeldBytes> counter_;
+  uint64_t bytes_ = 0;
+};
 
 // A command kept by reference until it can be mirrored: inside MULTI until the
 // primary commits, or behind an effect still waiting for the primary's reply
@@ -37,6 +73,7 @@ struct HeldCommand {
   std::vector<std::string> rewriteArgs;
   size_t idIndex = 0;
   size_t replyIndex = 0;
+  HeldCharge charge;  // its bytes, against the worker's bound for held commands
 };
 
 // What an effect needs of the primary's reply, kept until the end of the loop turn.

@@ -52,7 +52,8 @@ namespace redmirror::mirror {
   X(dropped_unconfirmed, "writes not mirrored: whether the primary ran them cannot be seen (CLIENT REPLY OFF/SKIP, a transaction begun before mirroring)") \
   X(keys_tainted, "writes whose keys were tainted: dropped, lost with a link, or unconfirmed") \
   X(skipped_too_large, "replies not compared: more elements than a comparison may build (131072)") \
-  X(dropped_shed, "writes to slots shed while the canary could not keep up (their keys tainted)")
+  X(dropped_shed, "writes to slots shed while the canary could not keep up (their keys tainted)") \
+  X(dropped_held, "commands not held behind an effect or in MULTI: the worker's bound for held commands was reached")
 
 struct CanaryCounters {
 #define REDMIRROR_DECLARE_CANARY_COUNTER(name, help) std::atomic<uint64_t> name{0};

@@ -298,6 +298,11 @@ class WorkerMirror {
   std::shared_ptr<PendingMoves> pendingMoves_ = std::make_shared<PendingMoves>();
   std::shared_ptr<GuardQueue> guardQueue_;  // this worker's unresolved guarded writes
   std::vector<PendingGuard> sentGuards_;    // guarded writes queued this turn, not handed over yet
+  // Commands held behind effects or inside MULTI on this worker: bounded like
+  // a canary's queue (the largest budget, shared by the workers).
+  std::shared_ptr<HeldBytes> heldBytes_ = std::make_shared<HeldBytes>();
+  // Whether `bytes` more may be held; counts the drop against `counters` when not.
+  bool mayHold(uint64_t bytes, CanaryCounters& counters);
   uint64_t blockedCount_ = 0;  // numbers blocking commands in the order they were sent
   uv_async_t wake_{};
   bool wakeReady_ = false;

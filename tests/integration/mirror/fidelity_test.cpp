@@ -249,3 +249,54 @@ TEST_F(MirrorFidelity, ACanaryThatCannotKeepUpIsShedBySlotAndClimbsBack) {
 
 }  // namespace
 }  // namespace mirror_it
+
+namespace mirror_it {
+namespace {
+
+// Commands held behind an effect (here: pipelined after a BLPOP that blocks)
+// are bounded like a canary's queue: past the bound they are dropped, counted
+// and their keys tainted, never held without limit nor blamed on the canary.
+TEST_F(MirrorFidelity, CommandsHeldBehindAnEffectAreBounded) {
+  Rig::Options options;
+  options.yaml = [](const std::vector<uint16_t>& ports) {
+    return oneCanaryYaml(ports[0], 100, "    queue_budget_bytes: 262144\n");
+  };
+  Rig s(options);
+  ASSERT_TRUE(s.waitLinksUp("c1"));
+  Ctx blocked = connectOrDie(s.proxyPort());
+  redisAppendCommand(blocked.get(), "BLPOP q 0");
+  const std::string value(10000, 'v');
+  constexpr int kWrites = 100;  // 1 MB behind the pop: more than the bound (128 KiB per worker)
+  for (int i = 0; i < kWrites; ++i) {
+    redisAppendCommand(blocked.get(), "SET held:%d %b", i, value.data(), value.size());
+  }
+  int done = 0;
+  while (!done) ASSERT_EQ(redisBufferWrite(blocked.get(), &done), REDIS_OK);
+  ASSERT_TRUE(waitBlocked(s.primary->port(), 1));
+  const std::string counted = eventually(
+      [&]() -> std::string {
+        const auto canary = s.admin->canary("c1");
+        return canary["dropped"].value("held", 0ULL) > 0 ? "" : canary.dump();
+      },
+      Millis(10000));
+  ASSERT_EQ(counted, "") << "commands past the bound were not dropped";
+  Ctx producer = connectOrDie(s.proxyPort());
+  ASSERT_EQ(run(producer.get(), {"LPUSH", "q", "job"})->integer, 1);
+  Reply popped = it::getReply(blocked.get());
+  ASSERT_TRUE(popped && popped->type == REDIS_REPLY_ARRAY) << it::describe(popped.get());
+  for (int i = 0; i < kWrites; ++i) {
+    Reply r = it::getReply(blocked.get());
+    ASSERT_EQ(str(r.get()), "OK") << i;
+  }
+  waitMirrorQuiet(*s.admin, "c1");
+  ASSERT_EQ(s.admin->text({"RESET", "c1"}), "OK");
+  for (int i = 0; i < kWrites; ++i) run(producer.get(), {"STRLEN", "held:" + std::to_string(i)});
+  waitMirrorQuiet(*s.admin, "c1");
+  const nlohmann::json report = reportOf(*s.admin, "c1");
+  EXPECT_EQ(report.value("diverged", -1), 0) << report.dump();
+  EXPECT_GT(skippedOf(report, "tainted"), 0) << report.dump();
+  EXPECT_GT(report.value("compared", 0LL), 0) << "the writes held within the bound reached the canary";
+}
+
+}  // namespace
+}  // namespace mirror_it
