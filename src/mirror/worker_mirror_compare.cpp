@@ -211,11 +211,13 @@ uint64_t WorkerMirror::comparisonBudget(const CanarySettings& canary) const {
   return canary.queueBudgetBytes / 2 / std::max<size_t>(1, workers());
 }
 
-void WorkerMirror::onCanaryReply(uint32_t id, const net::StreamWindow& window, uint64_t begin,
-                                 uint64_t end, bool isError, uint64_t sentUs) {
+bool WorkerMirror::mayKeepCanaryReply(Comparison& comparison, uint64_t bytes) {
+  return settings_ && bytes <= settings_->maxComparedReplyBytes && charge(comparison, bytes);
+}
+
+void WorkerMirror::keptCanaryReply(uint32_t id, bool kept, bool isError, uint64_t sentUs) {
   Comparison& comparison = comparisons_[id];
-  if (settings_ && end - begin <= settings_->maxComparedReplyBytes && charge(comparison, end - begin) &&
-      window.copy(begin, end, comparison.canary)) {
+  if (kept) {
     const uint64_t nowUs = eventNowUs();
     comparison.canaryUs = sentUs != 0 && sentUs <= nowUs ? nowUs - sentUs : nowUs - comparison.startedUs;
     comparison.hasCanary = true;
@@ -226,18 +228,18 @@ void WorkerMirror::onCanaryReply(uint32_t id, const net::StreamWindow& window, u
   release(id);
 }
 
+void WorkerMirror::onCanaryReply(uint32_t id, const net::StreamWindow& window, uint64_t begin,
+                                 uint64_t end, bool isError, uint64_t sentUs) {
+  Comparison& comparison = comparisons_[id];
+  const bool kept = mayKeepCanaryReply(comparison, end - begin) && window.copy(begin, end, comparison.canary);
+  keptCanaryReply(id, kept, isError, sentUs);
+}
+
 void WorkerMirror::onCanaryReply(uint32_t id, std::string& reply, bool isError, uint64_t sentUs) {
   Comparison& comparison = comparisons_[id];
-  if (settings_ && reply.size() <= settings_->maxComparedReplyBytes && charge(comparison, reply.size())) {
-    comparison.canary.swap(reply);
-    const uint64_t nowUs = eventNowUs();
-    comparison.canaryUs = sentUs != 0 && sentUs <= nowUs ? nowUs - sentUs : nowUs - comparison.startedUs;
-    comparison.hasCanary = true;
-    comparison.canaryError = isError;
-  } else {
-    comparison.lost = true;
-  }
-  release(id);
+  const bool kept = mayKeepCanaryReply(comparison, reply.size());
+  if (kept) comparison.canary.swap(reply);
+  keptCanaryReply(id, kept, isError, sentUs);
 }
 
 void WorkerMirror::onCanaryLost(uint32_t id) {

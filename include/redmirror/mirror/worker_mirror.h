@@ -247,6 +247,9 @@ class WorkerMirror {
   // writes taint their keys).
   void loseHeld(const HeldCommand& held, bool ran);
   bool charge(Comparison& comparison, uint64_t bytes);
+  // A canary reply fits and is charged; then it was kept (or lost): its latency, release.
+  bool mayKeepCanaryReply(Comparison& comparison, uint64_t bytes);
+  void keptCanaryReply(uint32_t id, bool kept, bool isError, uint64_t sentUs);
   uint64_t comparisonBudget(const CanarySettings& canary) const;
   uint32_t scriptRetry(const CanarySettings& canary, const SessionMirror& session,
                        const resp::CommandFrame& frame, ArgReader& args, int protocol);

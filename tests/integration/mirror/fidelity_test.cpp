@@ -19,17 +19,6 @@ namespace {
 
 class MirrorFidelity : public MirrorTest {};
 
-nlohmann::json reportOf(Admin& admin, const std::string& canary) {
-  nlohmann::json report = nlohmann::json::parse(admin.text({"REPORT", canary}), nullptr, false);
-  EXPECT_FALSE(report.is_discarded());
-  return report;
-}
-
-long long skippedOf(const nlohmann::json& report, const std::string& reason) {
-  const auto skipped = report.find("skipped");
-  if (skipped == report.end() || !skipped->is_object()) return 0;
-  return skipped->value(reason, 0LL);
-}
 
 // A session that selected database 3 (and one that opened a MULTI) while its
 // canary was at 0%: once the operator raises the share, the session's writes

@@ -429,17 +429,6 @@ uint64_t droppedOf(Admin& admin, const std::string& reason) {
   return c.is_object() && c.contains("dropped") ? c["dropped"].value(reason, 0ULL) : 0;
 }
 
-nlohmann::json reportOf(Admin& admin) {
-  nlohmann::json report = nlohmann::json::parse(admin.text({"REPORT", "c1"}), nullptr, false);
-  EXPECT_FALSE(report.is_discarded());
-  return report;
-}
-
-long long skippedOf(const nlohmann::json& report, const std::string& reason) {
-  const auto skipped = report.find("skipped");
-  if (skipped == report.end() || !skipped->is_object()) return 0;
-  return skipped->value(reason, 0LL);
-}
 
 long long taintedKeysOf(const nlohmann::json& report) {
   const auto taint = report.find("taint");

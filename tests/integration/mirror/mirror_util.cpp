@@ -360,4 +360,16 @@ bool haveProgram(const std::string& name) {
   return status == 0;
 }
 
+nlohmann::json reportOf(Admin& admin, const std::string& canary) {
+  nlohmann::json report = nlohmann::json::parse(admin.text({"REPORT", canary}), nullptr, false);
+  EXPECT_FALSE(report.is_discarded());
+  return report;
+}
+
+long long skippedOf(const nlohmann::json& report, const std::string& reason) {
+  const auto skipped = report.find("skipped");
+  if (skipped == report.end() || !skipped->is_object()) return 0;
+  return skipped->value(reason, 0LL);
+}
+
 }  // namespace mirror_it

@@ -95,6 +95,11 @@ std::string oneCanaryYaml(uint16_t port, int percent, const std::string& extra =
 // takes mirrored commands only then). False after `timeout`.
 bool waitLinksUp(Admin& admin, const std::string& name, Millis timeout = Millis(10000));
 
+// REPORT of one canary, parsed (a gtest failure when it is not JSON).
+nlohmann::json reportOf(Admin& admin, const std::string& canary = "c1");
+// REPORT's skipped count for one reason (0 when absent).
+long long skippedOf(const nlohmann::json& report, const std::string& reason);
+
 // Connects (asserting success) to a port on 127.0.0.1.
 Ctx connectOrDie(uint16_t port);
 
