@@ -101,9 +101,7 @@ bool WorkerMirror::waitsForFeeders(SessionMirror& session, uint64_t nowUs, uint6
   if (guardFed && settings_) {
     // Its feeder is still held up: the canary may pop before the push.
     for (const CanarySettings& canary : settings_->canaries) {
-      if (canary.percentHundredths == 0) continue;
-      for (std::string_view key : sources) canary.counters->tainted.taintKey(effect.db, diff::WrittenKeys::hash(key));
-      bump(canary.counters->perWorker[workerIndex_].keys_tainted);
+      if (canary.percentHundredths > 0) taintNamedKeys(canary.id, sources, effect.db);
     }
   }
   return false;
@@ -239,10 +237,7 @@ void WorkerMirror::sendOwned(const CanarySettings& canary, const SessionMirror& 
     return;
   }
   bump(result == SendResult::kQueueFull ? counters->dropped_queue_full : counters->dropped_disconnected);
-  if (TaintedKeys* tainted = taintedOf(canary.id); tainted != nullptr && !hashes.empty()) {
-    for (uint64_t hash : hashes) tainted->taintKey(db, hash);
-    bump(counters->keys_tainted);
-  }
+  taintKeys(canary.id, scope, hashes, db);
 }
 
 void WorkerMirror::sendTransaction(SessionMirror& session, const Effect& effect, bool committed,
@@ -365,7 +360,7 @@ bool WorkerMirror::runEffect(SessionMirror& session, Effect& effect) {
     if (shed) {
       // A key of a shed slot: not mirrored, and stale on the canary from now on.
       bump(canary.counters->perWorker[workerIndex_].dropped_shed);
-      for (std::string_view key : keys) canary.counters->tainted.taintKey(effect.db, diff::WrittenKeys::hash(key));
+      taintNamedKeys(canary.id, keys, effect.db);
       continue;
     }
     if (any) sendOwned(canary, session, encoded, effect.db, effect.protocol, 1, keys);

@@ -29,26 +29,28 @@ void WorkerMirror::taint(uint64_t canaryId, const WriteTaint& taint) {
   }
 }
 
-void WorkerMirror::taintCurrent(uint64_t canaryId, uint32_t db) {
+void WorkerMirror::taintKeys(uint64_t canaryId, WriteTaint::Scope scope, const std::vector<uint64_t>& keyHashes,
+                             uint32_t db) {
   TaintedKeys* tainted = taintedOf(canaryId);
-  if (tainted == nullptr || taintScope_ == WriteTaint::Scope::kNone) return;
+  if (tainted == nullptr || scope == WriteTaint::Scope::kNone) return;
   if (CanaryCounters* c = counters(canaryId)) bump(c->keys_tainted);
-  if (taintScope_ != WriteTaint::Scope::kKey) {
-    WriteTaint{taintScope_, db, 0}.applyTo(*tainted);
+  if (scope != WriteTaint::Scope::kKey) {
+    WriteTaint{scope, db, 0}.applyTo(*tainted);
     return;
   }
-  for (uint64_t hash : keyHashes_) tainted->taintKey(db, hash);
+  for (uint64_t hash : keyHashes) tainted->taintKey(db, hash);
 }
 
+void WorkerMirror::taintNamedKeys(uint64_t canaryId, const std::vector<std::string_view>& keys, uint32_t db) {
+  std::vector<uint64_t> hashes;
+  for (std::string_view key : keys) hashes.push_back(diff::WrittenKeys::hash(key));
+  if (!hashes.empty()) taintKeys(canaryId, WriteTaint::Scope::kKey, hashes, db);
+}
+
+void WorkerMirror::taintCurrent(uint64_t canaryId, uint32_t db) { taintKeys(canaryId, taintScope_, keyHashes_, db); }
+
 void WorkerMirror::taintHeld(uint64_t canaryId, const HeldCommand& held, uint32_t db) {
-  TaintedKeys* tainted = taintedOf(canaryId);
-  if (tainted == nullptr || held.taintScope == WriteTaint::Scope::kNone) return;
-  if (CanaryCounters* c = counters(canaryId)) bump(c->keys_tainted);
-  if (held.taintScope != WriteTaint::Scope::kKey) {
-    WriteTaint{held.taintScope, db, 0}.applyTo(*tainted);
-    return;
-  }
-  for (uint64_t hash : held.keyHashes) tainted->taintKey(db, hash);
+  taintKeys(canaryId, held.taintScope, held.keyHashes, db);
 }
 
 WriteTaint WorkerMirror::linkTaint(uint32_t db, const std::vector<uint64_t>& keyHashes, WriteTaint::Scope scope) {

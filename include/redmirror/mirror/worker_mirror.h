@@ -211,6 +211,10 @@ class WorkerMirror {
   // The current command (keyHashes_, taintScope_) was a write lost for `canary`.
   void taintCurrent(uint64_t canaryId, uint32_t db);
   void taintHeld(uint64_t canaryId, const HeldCommand& held, uint32_t db);
+  // Taints keys (kKey: each of `keyHashes`) or a database (kDb) or everything (kAll), counted.
+  void taintKeys(uint64_t canaryId, WriteTaint::Scope scope, const std::vector<uint64_t>& keyHashes, uint32_t db);
+  // The same for keys by name (effects), each in `db`.
+  void taintNamedKeys(uint64_t canaryId, const std::vector<std::string_view>& keys, uint32_t db);
   // What the link taints if the write it carries is lost with the link.
   static WriteTaint linkTaint(uint32_t db, const std::vector<uint64_t>& keyHashes, WriteTaint::Scope scope);
   // A write reached the canary's link: keys it replaced whole (`overwrites`
