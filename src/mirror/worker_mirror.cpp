@@ -84,6 +84,12 @@ void WorkerMirror::apply(std::shared_ptr<const MirrorSettings> settings) {
   }
   if (settings_) batcher_.configure(settings_->linkBatchDelayUs, settings_->linkBatchBytes);
   active_ = settings_ && settings_->anyActive() && settings_->commands && settings_->sampler;
+  heldBudget_ = 0;
+  if (settings_) {
+    for (const CanarySettings& canary : settings_->canaries) {
+      heldBudget_ = std::max<uint64_t>(heldBudget_, canary.queueBudgetBytes / std::max<size_t>(1, settings_->workers));
+    }
+  }
   std::unordered_map<uint64_t, CanaryRuntime> next;
   lastRuntime_ = nullptr;  // the runtimes move
   if (settings_) {
@@ -313,6 +319,8 @@ void WorkerMirror::mirrorCommand(SessionMirror& session, const resp::CommandFram
                                  const net::StreamWindow& window, int protocol, int singleKeySlot) {
   if (!trackState(session, frame, info, pending, protocol, true)) return;
   const MirrorSettings& settings = *settings_;
+  // Where the command runs: a transaction member in the transaction's database.
+  const uint32_t runDb = session.inMulti ? session.transactionDb : session.db;
   const resp::Capture& name = frame.captured[0];
   const Special special = info->special;
 
@@ -377,7 +385,7 @@ void WorkerMirror::mirrorCommand(SessionMirror& session, const resp::CommandFram
         for (const CanarySettings& canary : settings.canaries) {
           if (canary.percentHundredths == 0) continue;
           bump(canary.counters->perWorker[workerIndex_].dropped_oversize);
-          if (info->isWrite()) canary.counters->tainted.taintDb(session.inMulti ? session.transactionDb : session.db);
+          if (info->isWrite()) taintKeys(canary.id, WriteTaint::Scope::kDb, {}, runDb);
         }
         if (session.inMulti) session.transactionUnknown = true;
         return;
@@ -467,7 +475,7 @@ void WorkerMirror::mirrorCommand(SessionMirror& session, const resp::CommandFram
       // Not mirrored while its slot is shed: its keys go stale on the canary.
       bump(counters.dropped_shed);
       hashKeys();
-      taintCurrent(canary.id, session.inMulti ? session.transactionDb : session.db);
+      taintCurrent(canary.id, runDb);
       if (session.inMulti) session.transactionUnknown = true;  // not sent in part
       continue;
     }
@@ -477,7 +485,7 @@ void WorkerMirror::mirrorCommand(SessionMirror& session, const resp::CommandFram
         // A script whose keys are only partly sampled is not mirrored: the
         // sampled ones it may write go stale on the canary.
         hashKeys();
-        taintCurrent(canary.id, session.inMulti ? session.transactionDb : session.db);
+        taintCurrent(canary.id, runDb);
       }
       continue;
     }
@@ -726,9 +734,7 @@ void WorkerMirror::sendHeld(SessionMirror& session, const HeldCommand& held, boo
 }
 
 bool WorkerMirror::mayHold(uint64_t bytes, CanaryCounters& counters) {
-  uint64_t budget = 0;
-  for (const CanarySettings& canary : settings_->canaries) budget = std::max<uint64_t>(budget, canary.queueBudgetBytes);
-  if (heldBytes_->bytes + bytes <= budget / std::max<size_t>(1, workers())) return true;
+  if (heldBytes_->bytes + bytes <= heldBudget_) return true;
   bump(counters.dropped_held);
   return false;
 }

@@ -308,6 +308,7 @@ class WorkerMirror {
   // Commands held behind effects or inside MULTI on this worker: bounded like
   // a canary's queue (the largest budget, shared by the workers).
   std::shared_ptr<HeldBytes> heldBytes_ = std::make_shared<HeldBytes>();
+  uint64_t heldBudget_ = 0;  // of the snapshot: the largest queue_budget_bytes / workers
   // Whether `bytes` more may be held; counts the drop against `counters` when not.
   bool mayHold(uint64_t bytes, CanaryCounters& counters);
   uint64_t blockedCount_ = 0;  // numbers blocking commands in the order they were sent
