@@ -28,6 +28,16 @@ std::vector<std::string_view> popSources(const Effect& effect) {
   return keys;
 }
 
+std::vector<std::string_view> fedKeys(const Effect& effect) {
+  std::vector<std::string_view> keys = popSources(effect);
+  if (effect.kind == Effect::Kind::kBlockingPop && !effect.args.empty() && effect.args[0] == "xreadgroup") {
+    for (uint32_t position : effect.keys) {
+      if (position < effect.args.size()) keys.emplace_back(effect.args[position]);
+    }
+  }
+  return keys;
+}
+
 void orderBlockingPops(std::vector<SessionMirror*>& sessions) {
   auto front = [](const SessionMirror* session) -> const Effect* {
     if (session->effects.empty() || !session->effects.front().ready) return nullptr;

@@ -66,13 +66,7 @@ bool WorkerMirror::waitsForFeeders(SessionMirror& session, uint64_t nowUs, uint6
   if (session.effects.empty() || !session.effects.front().ready) return false;
   Effect& effect = session.effects.front();
   if (effect.kind != Effect::Kind::kBlockingPop) return false;
-  std::vector<std::string_view> sources = popSources(effect);
-  if (!effect.args.empty() && effect.args[0] == "xreadgroup") {
-    // Nothing moves into a stream, but an XADD (a guarded write) feeds it.
-    for (uint32_t position : effect.keys) {
-      if (position < effect.args.size()) sources.emplace_back(effect.args[position]);
-    }
-  }
+  const std::vector<std::string_view> sources = fedKeys(effect);
   bool moveFed = false;
   bool guardFed = false;  // or fed by an answered move that waits for a guarded write
   const bool guardsBefore = guardQueue_ && guardQueue_->order().pendingAtOrBefore(effect.readyUs);

@@ -22,6 +22,9 @@ namespace redmirror::mirror {
 const std::string* moveDestination(const Effect& effect);
 // The keys a blocking pop effect waits on.
 std::vector<std::string_view> popSources(const Effect& effect);
+// The keys a write may have fed before this blocking effect was served: its pop
+// sources, and the streams of an XREADGROUP (an XADD feeds them; no move does).
+std::vector<std::string_view> fedKeys(const Effect& effect);
 // Reorders `sessions` (those with ready effects this turn) so that a session
 // whose next effect is a move comes before those whose next effect pops from
 // its destination; otherwise the order is kept (in a cycle, the one blocked first).

@@ -108,6 +108,8 @@ TEST(EffectOrder, SourcesOfEveryBlockingPop) {
   const Effect read = blockingEffect({"xreadgroup", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "s", ">"});
   EXPECT_TRUE(popSources(read).empty());
   EXPECT_EQ(moveDestination(read), nullptr);
+  EXPECT_EQ(fedKeys(read), (std::vector<std::string_view>{"s"})) << "an XADD feeds the stream";
+  EXPECT_EQ(fedKeys(move), (std::vector<std::string_view>{"s"}));
 }
 
 }  // namespace
