@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <chrono>
 
-
 namespace redmirror::control {
 
 namespace {
