@@ -3,61 +3,42 @@
 #include <spdlog/spdlog.h>
 
 #include "redmirror/mirror/worker_mirror.h"
-#include "redmirror/net/counter.h"
 #include "redmirror/resp/value.h"
 
 namespace redmirror::mirror {
 
 namespace {
-using net::bump;
 constexpr size_t kMaxPendingRepairs = 1024;
-constexpr net::WriteLimits kRepairLimits{SIZE_MAX / 2, SIZE_MAX / 4};
+constexpr uint64_t kConnectTimeoutMs = 2000;
 }  // namespace
+
+RepairLink::RepairLink(WorkerMirror& owner)
+    : owner_(owner), connection_(owner.loop(), owner.pool(), owner.scheduler(), *this, owner.randomNumber()) {}
 
 bool RepairLink::request(uint64_t canaryId, uint32_t db, std::string key, bool replace) {
   if (stopped_ || waiting_.size() + inFlight_.size() >= kMaxPendingRepairs) return false;
   Repair repair{canaryId, db, std::move(key), {}, false, replace};
-  if (up_) {
+  if (connection_.up()) {
     send(repair);
     inFlight_.push_back(std::move(repair));
   } else {
     waiting_.push_back(std::move(repair));
-    if (stream_ == nullptr) connect();
+    connection_.start();
   }
   return true;
 }
 
-void RepairLink::connect() {
+bool RepairLink::serverEndpoint(ServerConnection::Endpoint& endpoint) {
   const MirrorSettings* settings = owner_.settingsSnapshot();
-  if (settings == nullptr || stopped_) return;
-  net::TcpStream::Events& events = *this;
-  stream_ = std::make_unique<net::TcpStream>(owner_.loop(), owner_.pool(), owner_.scheduler(), events,
-                                             kRepairLimits);
-  framer_ = resp::ReplyFramer();
-  replies_.clear();
-  readOffset_ = lastReplyEnd_ = 0;
-  db_ = 0;
-  expected_.clear();
-  if (stream_->connect(reinterpret_cast<const sockaddr*>(&settings->primaryAddress)) != 0) fail();
+  if (settings == nullptr || stopped_) return false;
+  endpoint.address = settings->primaryAddress;
+  endpoint.username = settings->primaryUsername;
+  endpoint.password = settings->primaryPassword;
+  endpoint.connectTimeoutMs = kConnectTimeoutMs;
+  return true;
 }
 
-void RepairLink::onConnected(net::TcpStream& stream, int status) {
-  if (&stream != stream_.get()) return;
-  if (status != 0) {
-    fail();
-    return;
-  }
-  const MirrorSettings* settings = owner_.settingsSnapshot();
-  up_ = true;
-  stream_->tune();
-  stream_->startReading();
-  if (settings != nullptr && !settings->primaryPassword.empty()) {
-    std::vector<std::string_view> auth{"AUTH"};
-    if (!settings->primaryUsername.empty()) auth.push_back(settings->primaryUsername);
-    auth.push_back(settings->primaryPassword);
-    stream_->writeCopy(resp::encodeCommand(auth));
-    expected_.push_back(Expect::kInternal);
-  }
+void RepairLink::onServerUp() {
   while (!waiting_.empty()) {
     send(waiting_.front());
     inFlight_.push_back(std::move(waiting_.front()));
@@ -66,45 +47,17 @@ void RepairLink::onConnected(net::TcpStream& stream, int status) {
 }
 
 void RepairLink::send(const Repair& repair) {
-  if (repair.db != db_) {
-    const std::string db = std::to_string(repair.db);
-    stream_->writeCopy(resp::encodeCommand({"SELECT", db}));
-    expected_.push_back(Expect::kInternal);
-    db_ = repair.db;
-  }
-  stream_->writeCopy(resp::encodeCommand({"DUMP", repair.key}));
-  stream_->writeCopy(resp::encodeCommand({"PTTL", repair.key}));
+  connection_.use(repair.db);
+  connection_.write(resp::encodeCommand({"DUMP", repair.key}), 1);
+  connection_.write(resp::encodeCommand({"PTTL", repair.key}), 1);
   expected_.push_back(Expect::kDump);
   expected_.push_back(Expect::kPttl);
 }
 
-void RepairLink::onData(net::TcpStream& stream, net::Chunk* chunk, uint32_t offset, uint32_t length) {
-  if (&stream != stream_.get()) return;
-  replies_.append(readOffset_, chunk, offset, length);
-  readOffset_ += length;
-  if (!framer_.feed(std::span<const char>(chunk->data() + offset, length), *this)) {
-    fail();
-    return;
-  }
-  replies_.dropBefore(lastReplyEnd_);
-}
-
-void RepairLink::onReply(const resp::ReplyFrame& frame) {
-  lastReplyEnd_ = frame.end;
-  if (expected_.empty()) {
-    fail();
-    return;
-  }
+void RepairLink::onServerReply(const resp::ReplyFrame& frame) {
+  if (expected_.empty() || inFlight_.empty()) return;
   const Expect expect = expected_.front();
   expected_.pop_front();
-  if (expect == Expect::kInternal) {
-    if (frame.isError()) {
-      spdlog::warn("warm-canary: the primary refused the repair connection's AUTH or SELECT");
-      fail();
-    }
-    return;
-  }
-  if (inFlight_.empty()) return;
   Repair& repair = inFlight_.front();
   if (expect == Expect::kDump) {
     repair.found = frame.top.type == '$' && !frame.top.isNull;
@@ -112,7 +65,8 @@ void RepairLink::onReply(const resp::ReplyFrame& frame) {
       std::string bytes;
       resp::Value value;
       std::string error;
-      repair.found = replies_.copy(frame.begin, frame.end, bytes) && resp::parseValue(bytes, value, error);
+      repair.found = connection_.replies().copy(frame.begin, frame.end, bytes) &&
+                     resp::parseValue(bytes, value, error);
       if (repair.found) repair.dump = std::move(value.text);
     }
     return;
@@ -128,28 +82,24 @@ void RepairLink::onReply(const resp::ReplyFrame& frame) {
   inFlight_.pop_front();
 }
 
-void RepairLink::onEnd(net::TcpStream& stream, int /*status*/) {
-  if (&stream == stream_.get()) fail();
-}
-
-void RepairLink::fail() {
-  up_ = false;
+void RepairLink::onServerDown(ServerConnection::Failure failure, std::string_view why, bool /*wasUp*/) {
+  if (failure == ServerConnection::Failure::kAuthRefused || failure == ServerConnection::Failure::kProtocol) {
+    spdlog::warn("warm-canary: the repair connection to the primary failed: {}", why);
+  }
+  // Repairs are best effort: the keys stay cold (or tainted) and are asked for again on their next miss.
   inFlight_.clear();
   waiting_.clear();
   expected_.clear();
-  if (stream_) {
-    stream_->close();
-    closing_.push_back(std::move(stream_));
-  }
 }
 
-void RepairLink::sweep(uint64_t /*nowMs*/) {
-  std::erase_if(closing_, [](const std::unique_ptr<net::TcpStream>& stream) { return stream->isClosed(); });
-}
+void RepairLink::sweep(uint64_t nowMs) { connection_.sweep(nowMs); }
 
 void RepairLink::shutdown() {
   stopped_ = true;
-  fail();
+  inFlight_.clear();
+  waiting_.clear();
+  expected_.clear();
+  connection_.close();
 }
 
 }  // namespace redmirror::mirror

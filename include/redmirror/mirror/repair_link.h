@@ -10,17 +10,15 @@
 #include <string>
 #include <vector>
 
-#include "redmirror/net/stream_window.h"
-#include "redmirror/net/tcp_stream.h"
-#include "redmirror/resp/reply_framer.h"
+#include "redmirror/mirror/server_connection.h"
 
 namespace redmirror::mirror {
 
 class WorkerMirror;
 
-class RepairLink final : private net::TcpStream::Events, private resp::ReplySink {
+class RepairLink final : private ServerConnection::Owner {
  public:
-  explicit RepairLink(WorkerMirror& owner) : owner_(owner) {}
+  explicit RepairLink(WorkerMirror& owner);
   ~RepairLink() override = default;
   RepairLink(const RepairLink&) = delete;
   RepairLink& operator=(const RepairLink&) = delete;
@@ -30,10 +28,10 @@ class RepairLink final : private net::TcpStream::Events, private resp::ReplySink
   bool request(uint64_t canaryId, uint32_t db, std::string key, bool replace = false);
   void sweep(uint64_t nowMs);
   void shutdown();
-  bool fullyClosed() const { return stream_ == nullptr && closing_.empty(); }
+  bool fullyClosed() const { return connection_.fullyClosed(); }
 
  private:
-  enum class Expect : uint8_t { kInternal, kDump, kPttl };
+  enum class Expect : uint8_t { kDump, kPttl };
   struct Repair {
     uint64_t canaryId;
     uint32_t db;
@@ -43,31 +41,20 @@ class RepairLink final : private net::TcpStream::Events, private resp::ReplySink
     bool replace = false;  // the canary holds a stale copy (a tainted key), not none
   };
 
-  void onData(net::TcpStream& stream, net::Chunk* chunk, uint32_t offset, uint32_t length) override;
-  void onEnd(net::TcpStream& stream, int status) override;
-  void onDrained(net::TcpStream& /*stream*/) override {}
-  void onConnected(net::TcpStream& stream, int status) override;
-  void onClosed(net::TcpStream& /*stream*/) override {}
-  void onReply(const resp::ReplyFrame& frame) override;
+  // ServerConnection::Owner
+  bool serverEndpoint(ServerConnection::Endpoint& endpoint) override;
+  void onServerUp() override;
+  void onServerReply(const resp::ReplyFrame& frame) override;
+  void onServerDown(ServerConnection::Failure failure, std::string_view why, bool wasUp) override;
 
-  void connect();
-  void fail();
   void send(const Repair& repair);
 
   WorkerMirror& owner_;
-  std::unique_ptr<net::TcpStream> stream_;
-  std::vector<std::unique_ptr<net::TcpStream>> closing_;
-  bool up_ = false;
+  ServerConnection connection_;
   bool stopped_ = false;
-  resp::ReplyFramer framer_;
-  net::StreamWindow replies_;
-  uint64_t readOffset_ = 0;
-  uint64_t lastReplyEnd_ = 0;
-  uint32_t db_ = 0;
   std::deque<Repair> waiting_;    // until the connection is up
   std::deque<Repair> inFlight_;   // DUMP and PTTL sent
   std::deque<Expect> expected_;
-  uint64_t lastUseMs_ = 0;
 };
 
 }  // namespace redmirror::mirror
