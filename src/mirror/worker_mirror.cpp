@@ -396,7 +396,7 @@ void WorkerMirror::mirrorCommand(SessionMirror& session, const resp::CommandFram
       effect = &session.effects.back();
       effect->kind = isScript ? Effect::Kind::kScript : Effect::Kind::kGuard;
       effect->dropIfRefused = libraryLoad || guarded;
-      effect->defaultUser = state.defaultUser();
+      effect->defaultUser = !isScript || state.defaultUser();  // only a script's failure depends on it
       effect->db = db;
       effect->protocol = protocol;
       if (guarded && guardQueue_) effect->guard = PendingGuard(guardQueue_, eventNowUs(), keyHashes_);
