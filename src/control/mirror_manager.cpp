@@ -60,6 +60,7 @@ std::map<std::string, uint64_t> skippedTotals(const mirror::CanaryCounterSet& se
       {"too_large", sum(set, &C::skipped_too_large)},
       {"shed", sum(set, &C::dropped_shed)},
       {"unconfirmed", sum(set, &C::dropped_unconfirmed)},
+      {"acl_user", sum(set, &C::skipped_acl_user)},
   };
 }
 

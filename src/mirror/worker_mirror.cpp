@@ -1,4 +1,4 @@
-// WorkerMirror: settings, the session hooks, sampling and dispatch of each command.
+// WorkerMirror: settings, the session hooks, sampling of each command.
 #include "worker_mirror_internal.h"
 
 namespace redmirror::mirror {
@@ -156,7 +156,7 @@ WorkerMirror::CanaryRuntime* WorkerMirror::runtimeOf(uint64_t canaryId) {
 inline bool WorkerMirror::unsampledSingleKey(const CommandInfo& info, const SessionMirror& session,
                                              const resp::CommandFrame& frame, const net::StreamWindow& window,
                                              int& slot) const {
-  if (!info.singleKey || session.inMulti || frame.isInline || frame.args.size() < 2) return false;
+  if (!info.singleKey || session.state.inMulti() || frame.isInline || frame.args.size() < 2) return false;
   std::string_view key;
   if (!argInPlace(frame, window, 1, key)) return false;  // a split key: the full path copies it
   slot = keySlot(key);
@@ -166,17 +166,8 @@ inline bool WorkerMirror::unsampledSingleKey(const CommandInfo& info, const Sess
   return true;
 }
 
-void WorkerMirror::followState(SessionMirror& session, const resp::CommandFrame& frame,
-                               MirrorMarks* pending, int protocol) {
-  // The session's state is followed unmirrored too, so that a share raised
-  // later mirrors into the right database and transaction.
-  if (!settings_ || !settings_->commands) return;
-  trackState(session, frame, settings_->commands->find(frame.captured[0]), pending, protocol, false);
-}
-
 void WorkerMirror::onMirroredCommand(SessionMirror& session, const resp::CommandFrame& frame,
-                                     MirrorMarks* pending, const net::StreamWindow& window,
-                                     int protocol) {
+                                     MirrorMarks* pending, const net::StreamWindow& window) {
   // Unknown to the primary's table: the primary refuses it, the canary need not see it.
   const CommandInfo* info = settings_->commands->find(frame.captured[0]);
   // Most commands: one key, unsampled by every canary at low percentages.
@@ -184,144 +175,56 @@ void WorkerMirror::onMirroredCommand(SessionMirror& session, const resp::Command
   // they leave before the full path's frame is set up.
   int slot = -1;
   if (info != nullptr && unsampledSingleKey(*info, session, frame, window, slot)) return;
-  mirrorCommand(session, frame, info, pending, window, protocol, slot);
+  mirrorCommand(session, frame, info, pending, window, slot);
 }
 
-bool WorkerMirror::trackState(SessionMirror& session, const resp::CommandFrame& frame, const CommandInfo* info,
-                              MirrorMarks* pending, int protocol, bool mirroring) {
-  const resp::Capture& name = frame.captured[0];
-  const Special special = info != nullptr ? info->special : Special::kNone;
-  if (special == Special::kQuit || (info == nullptr && name.is("quit"))) {
-    // Redis closes after answering QUIT: what the client pipelined after it never runs.
-    session.quit = true;
-    return false;
+uint32_t WorkerMirror::startComparison(SessionMirror& session, const CanarySettings& canary, CanaryCounters& counters,
+                                       const resp::CommandFrame& frame, const CommandInfo& info,
+                                       const net::StreamWindow& window, MirrorMarks& pending) {
+  const uint32_t db = session.state.db();
+  const uint32_t comparison = newComparison(canary.id);
+  Comparison& record = comparisons_[comparison];
+  record.command.assign(frame.captured[0].view());
+  record.rules = info.compareRules;
+  record.rules.ttlToleranceMs = settings_->ttlToleranceMs;
+  record.keyHash = keyHashes_.empty() ? 0 : keyHashes_.front();
+  record.db = db;
+  if (const TaintedKeys& tainted = canary.counters->tainted; !tainted.empty()) {
+    for (uint64_t hash : keyHashes_) record.tainted = record.tainted || tainted.tainted(db, hash);
   }
-  if (session.inMulti && special != Special::kExec && special != Special::kDiscard && special != Special::kMulti) {
-    ++session.transactionCount;
-    if (pending != nullptr) {
-      pending->transaction = session.transactionSerial;
-      ++session.queuedAwaiting;
-    } else {
-      session.transactionRefusable = true;  // its answer cannot be followed
-    }
+  record.startedUs = eventNowUs();
+  if (frame.isInline) {
+    std::vector<std::string_view> inlineArgs(frame.inlineArgs.begin(), frame.inlineArgs.end());
+    record.request = resp::encodeCommand(inlineArgs);
+  } else {
+    window.copy(frame.begin, std::min<uint64_t>(frame.end, frame.begin + kSampleRequestBytes), record.request);
   }
-  if (info == nullptr) {
-    session.transactionRefusable = session.transactionRefusable || session.inMulti;
-    return false;
+  if (!charge(record, kComparisonCost + record.request.size())) {
+    // Replies kept for this canary already fill its budget: mirror, do not compare.
+    bump(counters.dropped_queue_full);
+    record.lost = true;
+    release(comparison);  // the session side
+    release(comparison);  // the link side
+    return 0;
   }
-
-  // Connection state the canary links replay: the database and transactions.
-  switch (special) {
-    case Special::kSelect: {
-      uint32_t db = 0;
-      if (frame.argc == 2 && parseDb(frame.captured[1], db)) {
-        if (session.inMulti) {
-          session.transactionDb = db;  // runs at EXEC, if the primary commits
-        } else {
-          session.db = db;
-          session.dbFromTransaction = false;
-        }
-      }
-      return false;
-    }
-    case Special::kWatch:
-      if (!session.inMulti) session.watching = true;
-      return false;
-    case Special::kUnwatch:
-      session.watching = false;
-      return false;
-    case Special::kReset:
-      session.watching = false;
-      session.inMulti = false;
-      session.transactionUnknown = false;
-      session.transaction.clear();
-      session.db = 0;
-      session.dbFromTransaction = false;
-      return false;
-    case Special::kMulti:
-      session.transactionRefusable = session.inMulti;  // a nested MULTI is refused
-      // Begun unmirrored: its first members were not kept, so it cannot be sent whole.
-      if (!session.inMulti) session.transactionUnknown = !mirroring;
-      ++session.transactionSerial;
-      session.queuedAwaiting = 0;
-      session.inMulti = true;
-      session.transactionCount = 0;
-      session.transactionDb = session.db;
-      session.transaction.clear();
-      return false;
-    case Special::kDiscard:
-      session.inMulti = false;
-      session.transactionUnknown = false;
-      session.watching = false;
-      session.transaction.clear();
-      return false;
-    case Special::kExec: {
-      if (session.transactionUnknown) {
-        // Not mirrored: the writes it kept taint their keys (the primary may run them).
-        for (const HeldCommand& held : session.transaction) {
-          for (uint64_t id : held.canaries) {
-            if (CanaryCounters* c = counters(id)) bump(c->dropped_unconfirmed);
-            taintHeld(id, held, held.db);
-          }
-        }
-        session.transaction.clear();
-        session.transactionUnknown = false;
-      }
-      const bool selects = session.inMulti && session.transactionDb != session.db;
-      const bool watched = session.watching;
-      session.watching = false;
-      if (session.inMulti && pending != nullptr && !session.transaction.empty() && !watched && !selects &&
-          !session.transactionRefusable && session.queuedAwaiting == 0 && session.effects.empty() &&
-          std::none_of(session.transaction.begin(), session.transaction.end(),
-                       [](const HeldCommand& held) { return !held.rewriteArgs.empty(); })) {
-        // Without WATCH, EXEC runs what was queued unless a member was refused
-        // when queued (unknown, malformed, or answered with an error: OOM, BUSY);
-        // every member was answered +QUEUED here (pipelined ones wait for the
-        // EXEC reply instead). Sent now, like
-        // any write, the transaction reaches the canary before the effects it
-        // causes (a BRPOP it serves answers before the EXEC does).
-        Effect transaction;
-        transaction.held = std::move(session.transaction);
-        transaction.protocol = protocol;
-        sendTransaction(session, transaction, true, nullptr);
-        session.inMulti = false;
-        session.transaction.clear();
-        return false;
-      }
-      if (session.inMulti && pending != nullptr && (!session.transaction.empty() || selects)) {
-        Effect effect;
-        effect.kind = Effect::Kind::kExec;
-        effect.held = std::move(session.transaction);
-        effect.dbBefore = session.db;
-        effect.db = session.transactionDb;
-        effect.protocol = protocol;
-        session.effects.push_back(std::move(effect));
-        pending->effect = true;
-        if (selects) {
-          // Optimistic: most transactions commit. Commands held behind this EXEC
-          // get the database fixed if the primary aborts it.
-          session.db = session.transactionDb;
-          session.dbFromTransaction = true;
-        }
-      }
-      session.inMulti = false;
-      session.transaction.clear();
-      return false;
-    }
-    default:
-      break;
-  }
-  return true;
+  record.next = pending.comparison;
+  if (pending.comparison == 0) ++session.outstanding;
+  pending.comparison = comparison;
+  return comparison;
 }
 
 void WorkerMirror::mirrorCommand(SessionMirror& session, const resp::CommandFrame& frame,
                                  const CommandInfo* info, MirrorMarks* pending,
-                                 const net::StreamWindow& window, int protocol, int singleKeySlot) {
-  if (!trackState(session, frame, info, pending, protocol, true)) return;
+                                 const net::StreamWindow& window, int singleKeySlot) {
+  FrameArgs args(frame, window, scratch_);
+  if (!followCommand(session, frame, args, pending, true) || info == nullptr) return;
   const MirrorSettings& settings = *settings_;
+  const SessionState& state = session.state;
+  const bool inMulti = state.inMulti();
+  const uint32_t db = state.db();
   // Where the command runs: a transaction member in the transaction's database.
-  const uint32_t runDb = session.inMulti ? session.transactionDb : session.db;
-  const resp::Capture& name = frame.captured[0];
+  const uint32_t runDb = inMulti ? state.transactionDb() : db;
+  const int protocol = state.protocol();
   const Special special = info->special;
 
   const bool broadcast = isScriptBroadcast(special, frame);
@@ -335,32 +238,12 @@ void WorkerMirror::mirrorCommand(SessionMirror& session, const resp::CommandFram
     }
     return;
   }
-  FrameArgs args(frame, window, scratch_);
-  const bool streamRead = special == Special::kXread || special == Special::kXreadgroup;
-  if (info->isBlocking() && !session.inMulti && (!streamRead || streamBlockIndex(args) != 0)) {
-    // Mirrored as its non-blocking effect once the primary answers (and not at
-    // all if it timed out): the pops, and XREADGROUP ... BLOCK without BLOCK.
-    // Other blocking commands (XREAD ... BLOCK, WAIT) are not mirrored.
-    if (pending == nullptr || (!isBlockingPop(info->name) && special != Special::kXreadgroup)) return;
-    Effect effect;
-    effect.kind = Effect::Kind::kBlockingPop;
-    for (uint32_t i = 0; i < frame.argc; ++i) {
-      std::string_view arg;
-      if (!args.arg(i, arg)) return;
-      effect.args.emplace_back(arg);
-    }
-    effect.args[0] = info->name;  // lowercase, whatever the client sent
-    effect.blockedOrder = ++blockedCount_;
-    if (!findKeys(*info, args, effect.keys)) effect.keys.clear();
-    if (const std::string* destination = moveDestination(effect)) {
-      effect.pendingMove = PendingMove(pendingMoves_, *destination);
-    }
-    effect.db = session.db;
-    effect.protocol = protocol;
-    session.effects.push_back(std::move(effect));
-    pending->effect = true;
+  if (!state.placementKnown() || state.placementPending() > session.barriers) {
+    // Its database or transaction hangs on a reply the mirror cannot wait for.
+    skipUnplaced(session, frame, *info, args);
     return;
   }
+  if (holdBlockingPop(session, frame, *info, args, pending)) return;
 
   // Slots of the keys, computed once for every canary; their hashes (for the
   // written-keys filter) only once some canary samples the command.
@@ -372,11 +255,8 @@ void WorkerMirror::mirrorCommand(SessionMirror& session, const resp::CommandFram
     keySlots_.push_back(static_cast<uint16_t>(singleKeySlot));
   } else if (!broadcast && !info->wholeKeyspace) {
     keyPositions_.clear();
-    if (!findKeys(*info, args, keyPositions_)) {
-      // Malformed arguments: inside MULTI the primary refuses it and aborts EXEC.
-      session.transactionRefusable = session.transactionRefusable || session.inMulti;
-      return;
-    }
+    // Malformed arguments: the primary refuses it (inside MULTI, EXEC then aborts).
+    if (!findKeys(*info, args, keyPositions_)) return;
     for (uint32_t position : keyPositions_) {
       std::string_view key;
       if (!args.arg(position, key)) {
@@ -387,7 +267,7 @@ void WorkerMirror::mirrorCommand(SessionMirror& session, const resp::CommandFram
           bump(canary.counters->perWorker[workerIndex_].dropped_oversize);
           if (info->isWrite()) taintKeys(canary.id, WriteTaint::Scope::kDb, {}, runDb);
         }
-        if (session.inMulti) session.transactionUnknown = true;
+        if (inMulti) session.state.loseTransaction();
         return;
       }
       keySlots_.push_back(keySlot(key));
@@ -397,30 +277,30 @@ void WorkerMirror::mirrorCommand(SessionMirror& session, const resp::CommandFram
 
   // Commands whose effect is only known from the primary's reply.
   const size_t xaddId = special == Special::kXadd ? xaddIdPosition(args) : 0;
-  const bool isXadd = xaddId != 0 && !session.inMulti && pending != nullptr;
-  const bool isSpop = special == Special::kSpop && !session.inMulti && pending != nullptr;
-  const bool isClaim = special == Special::kClaim && !session.inMulti && pending != nullptr;
+  const bool isXadd = xaddId != 0 && !inMulti && pending != nullptr;
+  const bool isSpop = special == Special::kSpop && !inMulti && pending != nullptr;
+  const bool isClaim = special == Special::kClaim && !inMulti && pending != nullptr;
   const bool libraryLoad = special == Special::kFunction &&
                            (frame.captured[1].is("load") || frame.captured[1].is("restore"));
-  const bool isScript = (special == Special::kEval || special == Special::kEvalsha || special == Special::kFcall ||
-                         libraryLoad) &&
-                        !session.inMulti && pending != nullptr;
-  const bool comparable = !session.inMulti && pending != nullptr && info->policy != Policy::kNever;
+  const bool scriptCall = special == Special::kEval || special == Special::kEvalsha || special == Special::kFcall;
+  const bool isScript = (scriptCall || libraryLoad) && !inMulti && pending != nullptr;
+  const bool comparable = !inMulti && pending != nullptr && info->policy != Policy::kNever;
   const bool write = info->isWrite() || broadcast;
   // Sent as it is, now: a canary that cannot take it drops it before any
   // other work is done for it (key hashes, comparison).
-  const bool plain = !isScript && !isSpop && !isXadd && !isClaim && !session.inMulti &&
-                     special != Special::kEval && special != Special::kEvalsha && special != Special::kScript;
+  const bool plain = !isScript && !isSpop && !isXadd && !isClaim && !inMulti && !scriptCall;
   // A write reaches a canary only once the primary ran it (Effect::kGuard):
-  // reads go ahead, they change nothing.
+  // reads go ahead, they change nothing. SCRIPT LOAD and FLUSH too.
   const bool guarded = write && plain && pending != nullptr;
+  // Its answer will not be seen (CLIENT REPLY OFF/SKIP): whether the primary
+  // ran it is unknown.
+  const bool unconfirmable = pending == nullptr && ((write && plain) || (scriptCall && !inMulti));
   // What the write taints if it is lost, and whether it repairs its keys.
   taintScope_ = WriteTaint::Scope::kNone;
   overwrites_ = false;
   // Scripts and functions that may write (COMMAND does not flag them as
   // writes; the _ro forms cannot) taint what they name if they are lost.
-  const bool scriptMayWrite = (special == Special::kEval || special == Special::kEvalsha || special == Special::kFcall) &&
-                              !name.view().ends_with("_ro");
+  const bool scriptMayWrite = scriptCall && !frame.captured[0].view().ends_with("_ro");
   if ((write || scriptMayWrite) && !(broadcast && !libraryLoad)) {
     if (info->wholeKeyspace) {
       taintScope_ = info->name == "flushdb" ? WriteTaint::Scope::kDb : WriteTaint::Scope::kAll;
@@ -476,7 +356,7 @@ void WorkerMirror::mirrorCommand(SessionMirror& session, const resp::CommandFram
       bump(counters.dropped_shed);
       hashKeys();
       taintCurrent(canary.id, runDb);
-      if (session.inMulti) session.transactionUnknown = true;  // not sent in part
+      if (inMulti) session.state.loseTransaction();  // not sent in part
       continue;
     }
     if (!(write ? any : all)) {
@@ -492,24 +372,22 @@ void WorkerMirror::mirrorCommand(SessionMirror& session, const resp::CommandFram
     if (plain && session.effects.empty() && !linkTakes(canary, session, frame, counters)) {
       if (taints) {
         hashKeys();
-        taintCurrent(canary.id, session.db);
+        taintCurrent(canary.id, db);
       }
       continue;
     }
     hashKeys();
-    if (session.inMulti && session.transactionUnknown) {
+    if (inMulti && state.transactionUnknown()) {
       // A transaction that cannot be sent whole is not sent: its writes taint their keys.
       if (taints) {
         bump(counters.dropped_unconfirmed);
-        taintCurrent(canary.id, session.transactionDb);
+        taintCurrent(canary.id, runDb);
       }
       continue;
     }
-    if (write && plain && pending == nullptr) {
-      // Its answer will not be seen (CLIENT REPLY OFF/SKIP): whether the
-      // primary ran it is unknown, so it is not mirrored and its keys are tainted.
+    if (unconfirmable) {
       bump(counters.dropped_unconfirmed);
-      taintCurrent(canary.id, session.db);
+      taintCurrent(canary.id, db);
       continue;
     }
     if ((isScript || guarded) && effect == nullptr) {
@@ -518,7 +396,8 @@ void WorkerMirror::mirrorCommand(SessionMirror& session, const resp::CommandFram
       effect = &session.effects.back();
       effect->kind = isScript ? Effect::Kind::kScript : Effect::Kind::kGuard;
       effect->dropIfRefused = libraryLoad || guarded;
-      effect->db = session.db;
+      effect->defaultUser = !isScript || state.defaultUser();  // only a script's failure depends on it
+      effect->db = db;
       effect->protocol = protocol;
       if (guarded && guardQueue_) effect->guard = PendingGuard(guardQueue_, eventNowUs(), keyHashes_);
       pending->effect = true;
@@ -535,7 +414,7 @@ void WorkerMirror::mirrorCommand(SessionMirror& session, const resp::CommandFram
           effect->args.emplace_back(arg);
         }
         effect->idIndex = xaddId;
-        effect->db = session.db;
+        effect->db = db;
         effect->protocol = protocol;
         pending->effect = true;
       }
@@ -545,208 +424,19 @@ void WorkerMirror::mirrorCommand(SessionMirror& session, const resp::CommandFram
       }
       continue;
     }
-    if (session.inMulti) {
-      if (held == nullptr && !mayHold(frame.end - frame.begin, counters)) {
-        // Without this member the transaction cannot be sent whole.
-        taintCurrent(canary.id, session.transactionDb);
-        session.transactionUnknown = true;
-        return;
-      }
-      if (held == nullptr) {
-        session.transaction.emplace_back();
-        held = &session.transaction.back();
-        held->db = session.transactionDb;
-        if (!window.forEach(frame.begin, frame.end, [held](net::Chunk* chunk, uint32_t offset,
-                                                           uint32_t length) {
-              held->bytes.emplace_back(chunk, offset, length);
-            })) {
-          session.transaction.pop_back();
-          bump(counters.dropped_oversize);
-          // Without this member the transaction cannot be sent whole.
-          taintCurrent(canary.id, session.transactionDb);
-          session.transactionUnknown = true;
-          return;
-        }
-        held->charge = HeldCharge(heldBytes_, frame.end - frame.begin);
-        if (taints) {
-          held->keyHashes = keyHashes_;
-          held->taintScope = taintScope_;
-          held->overwrites = overwrites_;
-        }
-        if (xaddId != 0) {
-          for (uint32_t i = 0; i < frame.argc; ++i) {
-            std::string_view arg;
-            if (!args.arg(i, arg)) break;
-            held->rewriteArgs.emplace_back(arg);
-          }
-          held->idIndex = xaddId;
-          held->replyIndex = session.transactionCount - 1;
-        }
-      }
-      held->canaries.push_back(canary.id);
-      held->comparisons.push_back(0);
+    if (inMulti) {
+      if (!holdMember(session, canary, counters, frame, window, args, xaddId, held)) return;
       continue;
     }
     if (special == Special::kEval || special == Special::kEvalsha || special == Special::kScript) {
       prepareScripts(canary, session, frame, special, args, protocol);
     }
     if (!plain && session.effects.empty() && !linkTakes(canary, session, frame, counters)) continue;
-    uint32_t comparison = 0;
-    if (comparable && all) {
-      comparison = newComparison(canary.id);
-      Comparison& record = comparisons_[comparison];
-      record.command.assign(name.view());
-      record.rules = info->compareRules;
-      record.rules.ttlToleranceMs = settings.ttlToleranceMs;
-      record.keyHash = keyHashes_.empty() ? 0 : keyHashes_.front();
-      record.db = session.db;
-      if (const TaintedKeys& tainted = canary.counters->tainted; !tainted.empty()) {
-        for (uint64_t hash : keyHashes_) record.tainted = record.tainted || tainted.tainted(session.db, hash);
-      }
-      record.startedUs = eventNowUs();
-      if (frame.isInline) {
-        std::vector<std::string_view> inlineArgs(frame.inlineArgs.begin(), frame.inlineArgs.end());
-        record.request = resp::encodeCommand(inlineArgs);
-      } else {
-        window.copy(frame.begin, std::min<uint64_t>(frame.end, frame.begin + kSampleRequestBytes), record.request);
-      }
-      if (!charge(record, kComparisonCost + record.request.size())) {
-        // Replies kept for this canary already fill its budget: mirror, do not compare.
-        bump(counters.dropped_queue_full);
-        record.lost = true;
-        release(comparison);  // the session side
-        release(comparison);  // the link side
-        comparison = 0;
-      } else {
-        record.next = pending->comparison;
-        if (pending->comparison == 0) ++session.outstanding;
-        pending->comparison = comparison;
-      }
-    }
+    const uint32_t comparison =
+        comparable && all ? startComparison(session, canary, counters, frame, *info, window, *pending) : 0;
     const uint32_t retry = special == Special::kEvalsha ? scriptRetry(canary, session, frame, args, protocol) : 0;
     dispatch(canary, session, window, frame, protocol, write, comparison, retry, deferred);
   }
-}
-
-void WorkerMirror::dispatch(const CanarySettings& canary, SessionMirror& session,
-                            const net::StreamWindow& window, const resp::CommandFrame& frame, int protocol,
-                            bool write, uint32_t comparison, uint32_t retry, HeldCommand*& deferred) {
-  CanaryCounters& counters = canary.counters->perWorker[workerIndex_];
-  if (frame.end - frame.begin > settings_->maxMirroredCommandBytes) {
-    bump(counters.dropped_oversize);
-    if (comparison != 0) onCanaryLost(comparison);
-    if (retry != 0) dropRetry(retry);
-    taintCurrent(canary.id, session.db);
-    return;
-  }
-  if (!session.effects.empty()) {
-    // An effect ahead of this command is still waiting for the primary: keep
-    // the session's order on the canary by holding this one behind it.
-    if (deferred == nullptr && !mayHold(frame.end - frame.begin, counters)) {
-      if (comparison != 0) onCanaryLost(comparison);
-      if (retry != 0) dropRetry(retry);
-      taintCurrent(canary.id, session.db);
-      return;
-    }
-    if (deferred == nullptr) {
-      session.effects.back().after.emplace_back();
-      deferred = &session.effects.back().after.back();
-      deferred->db = session.db;
-      deferred->dbFromTransaction = session.dbFromTransaction;
-      if (!window.forEach(frame.begin, frame.end, [deferred](net::Chunk* chunk, uint32_t offset,
-                                                             uint32_t length) {
-            deferred->bytes.emplace_back(chunk, offset, length);
-          })) {
-        session.effects.back().after.pop_back();
-        deferred = nullptr;
-        bump(counters.dropped_oversize);
-        if (comparison != 0) onCanaryLost(comparison);
-        if (retry != 0) dropRetry(retry);
-        taintCurrent(canary.id, session.db);
-        return;
-      }
-      deferred->charge = HeldCharge(heldBytes_, frame.end - frame.begin);
-      if (taintScope_ != WriteTaint::Scope::kNone) {
-        deferred->keyHashes = keyHashes_;
-        deferred->taintScope = taintScope_;
-        deferred->overwrites = overwrites_;
-      }
-    }
-    deferred->canaries.push_back(canary.id);
-    deferred->comparisons.push_back(comparison);
-    deferred->retries.push_back(retry);
-    if (write) {
-      if (CanaryRuntime* runtime = runtimeOf(canary.id)) {
-        for (uint64_t hash : keyHashes_) runtime->written->insert(hash);
-      }
-    }
-    return;
-  }
-  CanaryOutbox* link = linkFor(canary, session);
-  const WriteTaint taint = linkTaint(session.db, keyHashes_, taintScope_);
-  const SendResult result = link == nullptr ? SendResult::kDisconnected
-                                            : link->send(window, frame.begin, frame.end, session.db, protocol,
-                                                         comparison, retry, taint);
-  if (result == SendResult::kSent) {
-    bump(counters.mirrored);
-    if (write) {
-      if (CanaryRuntime* runtime = runtimeOf(canary.id)) {
-        for (uint64_t hash : keyHashes_) runtime->written->insert(hash);
-      }
-    }
-    repaired(canary.id, session.db, keyHashes_, overwrites_, taintScope_);
-    return;
-  }
-  bump(result == SendResult::kQueueFull ? counters.dropped_queue_full : counters.dropped_disconnected);
-  // Not sent: the link side of the comparison will never answer.
-  if (comparison != 0) onCanaryLost(comparison);
-  if (retry != 0) dropRetry(retry);
-  taintCurrent(canary.id, session.db);
-}
-
-void WorkerMirror::sendHeld(SessionMirror& session, const HeldCommand& held, bool transactionAborted,
-                            uint32_t dbBefore, int protocol) {
-  const uint32_t db = transactionAborted && held.dbFromTransaction ? dbBefore : held.db;
-  for (size_t i = 0; i < held.canaries.size(); ++i) {
-    const uint32_t comparison = i < held.comparisons.size() ? held.comparisons[i] : 0;
-    const uint32_t retry = i < held.retries.size() ? held.retries[i] : 0;
-    const CanarySettings* canary = this->canary(held.canaries[i]);
-    CanaryOutbox* link = canary == nullptr ? nullptr : linkFor(*canary, session);
-    const SendResult result =
-        link == nullptr ? SendResult::kDisconnected
-                        : link->sendHeld(held.bytes, db, protocol, comparison, retry,
-                                         linkTaint(db, held.keyHashes, held.taintScope));
-    if (result != SendResult::kSent && retry != 0) dropRetry(retry);
-    if (CanaryCounters* counters = this->counters(held.canaries[i])) {
-      if (result == SendResult::kSent) {
-        bump(counters->mirrored);
-      } else {
-        bump(result == SendResult::kQueueFull ? counters->dropped_queue_full : counters->dropped_disconnected);
-      }
-    }
-    if (result == SendResult::kSent) {
-      repaired(held.canaries[i], db, held.keyHashes, held.overwrites, held.taintScope);
-    } else {
-      if (comparison != 0) onCanaryLost(comparison);
-      taintHeld(held.canaries[i], held, db);
-    }
-  }
-}
-
-bool WorkerMirror::mayHold(uint64_t bytes, CanaryCounters& counters) {
-  if (heldBytes_->bytes + bytes <= heldBudget_) return true;
-  bump(counters.dropped_held);
-  return false;
-}
-
-bool WorkerMirror::linkTakes(const CanarySettings& canary, const SessionMirror& session,
-                             const resp::CommandFrame& frame, CanaryCounters& counters) {
-  // A canary that is down or whose budget is spent: dropped here, before
-  // paying for a comparison that could never complete.
-  const CanaryOutbox* link = linkFor(canary, session);
-  if (link != nullptr && link->up() && link->hasRoomFor(frame.end - frame.begin)) return true;
-  bump(link != nullptr && link->up() ? counters.dropped_queue_full : counters.dropped_disconnected);
-  return false;
 }
 
 void WorkerMirror::sweep(uint64_t now) {

@@ -7,10 +7,9 @@ using namespace detail;  // NOLINT(google-build-using-namespace): this class's o
 
 void WorkerMirror::onReply(SessionMirror& session, const MirrorMarks& pending,
                            const resp::ReplyFrame& reply, const net::StreamWindow& window) {
-  if (pending.transaction != 0 && pending.transaction == session.transactionSerial) {
-    if (session.queuedAwaiting > 0) --session.queuedAwaiting;
-    if (reply.isError()) session.transactionRefusable = true;
-  }
+  // The state first: a refused change marks what its barrier holds before
+  // the barrier's effect is answered below.
+  if (pending.state) confirmState(session, pending, reply);
   if (pending.comparison != 0) {
     const uint64_t size = reply.end - reply.begin;
     const bool fits = settings_ && size <= settings_->maxComparedReplyBytes;
@@ -43,10 +42,10 @@ void WorkerMirror::onReply(SessionMirror& session, const MirrorMarks& pending,
   answer.killed = killedScript(reply);
   answer.ranScript = effect->kind != Effect::Kind::kScript || !answer.error || scriptRan(reply, window);
   answer.committed = reply.top.type == '*' && !reply.top.isNull;
-  const bool needsValue =
-      !answer.error && effect->kind != Effect::Kind::kScript && effect->kind != Effect::Kind::kGuard &&
-      (effect->kind != Effect::Kind::kExec ||
-       std::any_of(effect->held.begin(), effect->held.end(), [](const HeldCommand& h) { return !h.rewriteArgs.empty(); }));
+  // Rebuilt from the reply: SPOP, XADD *, claims, pops; EXEC's members' replies.
+  const bool needsValue = !answer.error && effect->kind != Effect::Kind::kScript &&
+                          effect->kind != Effect::Kind::kGuard && effect->kind != Effect::Kind::kState &&
+                          !(effect->kind == Effect::Kind::kExec && effect->held.empty());
   if (needsValue && settings_ && reply.end - reply.begin <= settings_->maxComparedReplyBytes) {
     std::string bytes;
     std::string error;
@@ -152,32 +151,54 @@ void WorkerMirror::runReadyEffects(SessionMirror& session, bool stopAtBlockingPo
     if (stopAtBlockingPop && session.effects.front().kind == Effect::Kind::kBlockingPop) return;
     Effect effect = std::move(session.effects.front());
     session.effects.pop_front();
-    const bool refused = effect.reply.error && !effect.reply.killed &&
-                         (effect.dropIfRefused || !effect.reply.ranScript);
-    const bool guard = effect.kind == Effect::Kind::kGuard;
-    if ((effect.kind == Effect::Kind::kScript || guard) && !effect.after.empty() &&
-        (effect.reply.killed || refused)) {
-      // Not mirrored: a killed script would run on the canary until killed,
-      // answering BUSY meanwhile; a refused write or library load changed nothing.
-      const HeldCommand& command = effect.after.front();
-      for (uint64_t id : command.canaries) {
-        if (CanaryCounters* c = counters(id)) {
-          bump(guard ? c->skipped_refused : refused ? c->scripts_refused : c->scripts_killed);
-        }
-      }
-      loseHeld(command, false);
-      effect.after.erase(effect.after.begin());
+    if (effect.barrier && session.barriers > 0) --session.barriers;
+    if (effect.staleHeld > 0) {
+      // Framed before a refused change of database or transaction was known:
+      // placed on a wrong guess (the effect's own command first, if it holds one).
+      const size_t stale = std::min(effect.staleHeld, effect.after.size());
+      for (size_t i = 0; i < stale; ++i) loseUnplaced(effect.after[i], effect.staleDb);
+      effect.after.erase(effect.after.begin(), effect.after.begin() + static_cast<std::ptrdiff_t>(stale));
     }
-    const bool aborted = runEffect(session, effect);
-    if (aborted && session.dbFromTransaction && session.effects.empty()) {
-      session.db = effect.dbBefore;
-      session.dbFromTransaction = false;
+    bool aborted = false;
+    if (effect.stale) {
+      loseStaleEffect(effect);
+    } else {
+      loseRefusedCommand(effect);
+      aborted = runEffect(session, effect);
     }
     // The session's commands that waited behind this effect, in order.
     for (const HeldCommand& held : effect.after) sendHeld(session, held, aborted, effect.dbBefore, effect.protocol);
     // A guard stays open until its write is handed over (sealTurn).
-    if (guard) sentGuards_.push_back(std::move(effect.guard));
+    if (effect.kind == Effect::Kind::kGuard || effect.kind == Effect::Kind::kExec) {
+      sentGuards_.push_back(std::move(effect.guard));
+    }
   }
+}
+
+void WorkerMirror::loseRefusedCommand(Effect& effect) {
+  const bool guard = effect.kind == Effect::Kind::kGuard;
+  if ((effect.kind != Effect::Kind::kScript && !guard) || effect.after.empty() || !effect.reply.error) return;
+  const bool refused = !effect.reply.killed && (effect.dropIfRefused || !effect.reply.ranScript);
+  // A script that failed while it ran, for a session authenticated as another
+  // user than `default`, may have stopped on that user's ACL (a redis.call of
+  // a key or command it may not use, after some writes): the canary's link,
+  // as its own user, would run it whole.
+  const bool userScript = !refused && !effect.reply.killed && !effect.defaultUser;
+  if (!refused && !effect.reply.killed && !userScript) return;
+  // Not mirrored: a killed script would run on the canary until killed,
+  // answering BUSY meanwhile; a refused write or library load changed nothing;
+  // what a user's failed script wrote is tainted.
+  const HeldCommand& command = effect.after.front();
+  for (uint64_t id : command.canaries) {
+    if (CanaryCounters* c = counters(id)) {
+      bump(userScript ? c->skipped_acl_user
+           : guard    ? c->skipped_refused
+           : refused  ? c->scripts_refused
+                      : c->scripts_killed);
+    }
+  }
+  loseHeld(command, userScript);
+  effect.after.erase(effect.after.begin());
 }
 
 void WorkerMirror::abandon(SessionMirror& session, const MirrorMarks& pending) {
@@ -194,8 +215,11 @@ void WorkerMirror::abandon(SessionMirror& session, const MirrorMarks& pending) {
   auto effect = std::find_if(session.effects.begin(), session.effects.end(),
                              [](const Effect& e) { return !e.ready; });
   if (effect == session.effects.end()) return;
-  // Its reply will not be seen: what waited behind it may have run on the primary.
+  // Its reply will not be seen: what waited behind it, or the transaction it
+  // ends, may have run on the primary.
+  for (const HeldCommand& held : effect->held) loseHeld(held, true);
   for (const HeldCommand& held : effect->after) loseHeld(held, true);
+  if (effect->barrier && session.barriers > 0) --session.barriers;
   session.effects.erase(effect);
 }
 
@@ -207,11 +231,12 @@ void WorkerMirror::sessionClosed(SessionMirror& session) {
     session.hasReadyEffects = false;
   }
   for (const Effect& effect : session.effects) {
+    for (const HeldCommand& held : effect.held) loseHeld(held, true);
     for (const HeldCommand& held : effect.after) loseHeld(held, true);
   }
   session.transaction.clear();
   session.effects.clear();
-  session.inMulti = false;
+  session.barriers = 0;
 }
 
 void WorkerMirror::sendOwned(const CanarySettings& canary, const SessionMirror& session,
@@ -239,13 +264,21 @@ void WorkerMirror::sendTransaction(SessionMirror& session, const Effect& effect,
   if (!settings_) return;
   static constexpr std::string_view kMulti = "*1\r\n$5\r\nMULTI\r\n";
   static constexpr std::string_view kExec = "*1\r\n$4\r\nEXEC\r\n";
+  const std::vector<MemberFate> fates = committed ? memberFates(effect, results) : std::vector<MemberFate>();
   for (const CanarySettings& canary : settings_->canaries) {
     CanaryCounters* counters = this->counters(canary.id);
     std::vector<const HeldCommand*> members;
-    for (const HeldCommand& held : effect.held) {
-      for (uint64_t id : held.canaries) {
-        if (id == canary.id) members.push_back(&held);
+    for (size_t i = 0; i < effect.held.size(); ++i) {
+      const HeldCommand& held = effect.held[i];
+      if (std::find(held.canaries.begin(), held.canaries.end(), canary.id) == held.canaries.end()) continue;
+      if (committed && fates[i] != MemberFate::kSend && counters != nullptr) {
+        // Skipped by EXEC (NOPERM): it changed nothing. Failed for a user
+        // other than `default`: what it may have written is tainted.
+        bump(fates[i] == MemberFate::kSkipped ? counters->skipped_refused : counters->skipped_acl_user);
+        if (fates[i] == MemberFate::kUnsure) taintHeld(canary.id, held, held.db);
+        continue;
       }
+      members.push_back(&held);
     }
     if (members.empty() || counters == nullptr) continue;
     if (!committed) {
@@ -306,6 +339,29 @@ void WorkerMirror::sendTransaction(SessionMirror& session, const Effect& effect,
   }
 }
 
+std::vector<WorkerMirror::MemberFate> WorkerMirror::memberFates(const Effect& effect, const resp::Value* results) {
+  std::vector<MemberFate> fates(effect.held.size(), MemberFate::kSend);
+  for (size_t i = 0; i < effect.held.size(); ++i) {
+    const size_t index = effect.held[i].replyIndex;
+    const resp::Value* answer =
+        results != nullptr && results->isAggregate() && index < results->elements.size() ? &results->elements[index]
+                                                                                          : nullptr;
+    if (answer == nullptr) {
+      // Not read (too large to parse): a `default` user's members ran as
+      // queued; another user's cannot be told apart.
+      if (!effect.defaultUser) fates[i] = MemberFate::kUnsure;
+    } else if (answer->isError()) {
+      // Redis checks a member's ACL again at EXEC and skips it with NOPERM.
+      if (answer->text.starts_with("NOPERM")) {
+        fates[i] = MemberFate::kSkipped;
+      } else if (!effect.defaultUser) {
+        fates[i] = MemberFate::kUnsure;
+      }
+    }
+  }
+  return fates;
+}
+
 void WorkerMirror::sendToEffectCanaries(const SessionMirror& session, const Effect& effect,
                                         const std::vector<std::string_view>& command) {
   const std::string encoded = resp::encodeCommand(command);
@@ -320,7 +376,10 @@ void WorkerMirror::sendToEffectCanaries(const SessionMirror& session, const Effe
 
 bool WorkerMirror::runEffect(SessionMirror& session, Effect& effect) {
   // The script, or the guarded write, is the first of effect.after.
-  if (!settings_ || effect.kind == Effect::Kind::kScript || effect.kind == Effect::Kind::kGuard) return false;
+  if (!settings_ || effect.kind == Effect::Kind::kScript || effect.kind == Effect::Kind::kGuard ||
+      effect.kind == Effect::Kind::kState) {
+    return false;
+  }
   const EffectReply& reply = effect.reply;
   if (reply.error) return effect.kind == Effect::Kind::kExec;  // EXECABORT
   const MirrorSettings& settings = *settings_;

@@ -25,7 +25,7 @@ uint32_t WorkerMirror::scriptRetry(const CanarySettings& canary, const SessionMi
   for (const std::string& copy : copies) eval.push_back(copy);
   const uint32_t id = nextRetry_++;
   if (nextRetry_ == 0) nextRetry_ = 1;
-  retries_[id] = ScriptRetry{resp::encodeCommand(eval), std::move(sha), canary.id, session.db, protocol};
+  retries_[id] = ScriptRetry{resp::encodeCommand(eval), std::move(sha), canary.id, session.state.db(), protocol};
   return id;
 }
 
@@ -72,7 +72,7 @@ void WorkerMirror::prepareScripts(const CanarySettings& canary, const SessionMir
     if (runtime.loadedScripts.count(sha) != 0) return;
     auto known = scripts_.find(sha);
     if (known == scripts_.end()) return;  // the canary may answer NOSCRIPT: counted as its error
-    sendOwned(canary, session, resp::encodeCommand({"SCRIPT", "LOAD", known->second}), session.db, protocol, 1);
+    sendOwned(canary, session, resp::encodeCommand({"SCRIPT", "LOAD", known->second}), session.state.db(), protocol, 1);
     runtime.loadedScripts.insert(std::move(sha));
     return;
   }

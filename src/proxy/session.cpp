@@ -91,7 +91,7 @@ void Session::onCommand(const resp::CommandFrame& frame) {
   // first byte. Subscribed sessions are not mirrored (their commands answer
   // differently there, RESP2 PING, and the canary links never subscribe).
   mirror_.onCommand(mirrorState_, frame, pending != nullptr ? &pending->mirror : nullptr, clientWindow_,
-                    tracker_.protocol(), !tracker_.inPubSub());
+                    !tracker_.inPubSub());
   lastCommandEnd_ = frame.end;
 }
 

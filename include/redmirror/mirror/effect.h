@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "redmirror/mirror/guard_order.h"
+#include "redmirror/mirror/session_state.h"
 #include "redmirror/mirror/tainted_keys.h"
 #include "redmirror/net/chunk_pool.h"
 #include "redmirror/resp/value.h"
@@ -169,7 +170,15 @@ struct Effect {
   // MASTERDOWN, arity or syntax; or refused by the command itself, which
   // changes nothing either): such writes are counted under skipped
   // "primary_refused". The write is the first command held behind it.
-  enum class Kind : uint8_t { kSpop, kBlockingPop, kExec, kXadd, kScript, kClaim, kGuard };
+  // kState: a SELECT, MULTI or DISCARD whose reply has not come; what the
+  // session sends after it waits (its database or transaction depends on the
+  // reply), and is lost if the primary refused it (SessionState).
+  // kExec: the transaction, sent once the primary committed it, without the
+  // members EXEC answered NOPERM (the user's ACL changed since they were
+  // queued: Redis skipped them) and, for a user other than `default`, without
+  // any member answered with an error (a script may have stopped on its user's
+  // ACL, which the canary's link does not share): those taint their keys.
+  enum class Kind : uint8_t { kSpop, kBlockingPop, kExec, kXadd, kScript, kClaim, kGuard, kState };
   Kind kind = Kind::kSpop;
   std::vector<std::string> args;   // the command's arguments, args[0] lowercase
   std::vector<uint32_t> keys;      // kBlockingPop: where its keys are in args (command table)
@@ -187,30 +196,30 @@ struct Effect {
   uint64_t readyUs = 0;            // when its reply was read
   uint64_t blockedOrder = 0;       // kBlockingPop: when it was sent, among this worker's
   uint64_t heldSinceUs = 0;        // a pop waiting for a move that may have fed it
+  bool barrier = false;            // counted in SessionMirror::barriers
+  bool defaultUser = true;         // the session's user was `default` for certain when it was sent
+  uint32_t transactionSerial = 0;  // kExec: the transaction; kState: the session's when it was sent
+  // Sent while a change of database or transaction awaited its reply, which
+  // refused it: the command (and the first `staleHeld` of `after`) ran
+  // elsewhere than the mirror believed, and is lost; its keys are tainted in
+  // its database and in `staleDb`, where the session really was.
+  bool stale = false;
+  size_t staleHeld = 0;
+  uint32_t staleDb = 0;
   EffectReply reply;
 };
 
 // Mirroring state of one client session, owned by the session.
 struct SessionMirror {
   uint32_t serial = 0;  // numbers the session among the worker's (kept for logs and a later pooled mode)
-  uint32_t db = 0;
-  bool dbFromTransaction = false;  // `db` comes from a committed-if-all-goes-well MULTI
-  bool inMulti = false;
-  uint32_t transactionDb = 0;      // SELECT inside MULTI takes effect at EXEC
-  uint32_t transactionCount = 0;   // commands queued since MULTI (their EXEC reply positions)
-  std::vector<HeldCommand> transaction;
+  SessionState state;   // database, protocol, user, transaction, from the first byte
+  std::vector<HeldCommand> transaction;  // the current MULTI's members kept for the canaries
   std::deque<Effect> effects;  // in the order their replies will come
   uint32_t outstanding = 0;    // pending commands carrying comparisons
+  // Effects holding the session's later commands until a change of database
+  // or transaction is confirmed (kState, kExec with a SELECT inside).
+  uint32_t barriers = 0;
   bool hasReadyEffects = false;  // listed in the worker's sessions to run at the turn's end
-  bool quit = false;             // QUIT was sent: nothing after it is mirrored
-  bool watching = false;         // WATCH is in force: EXEC may answer nil
-  // The current MULTI began while this session was not mirrored (its first
-  // members were not kept), or lost a member: it is not mirrored, and its
-  // sampled writes taint their keys.
-  bool transactionUnknown = false;
-  bool transactionRefusable = false;  // a command queued since MULTI may have been refused
-  uint32_t transactionSerial = 0;     // of the current MULTI
-  uint32_t queuedAwaiting = 0;        // its commands whose +QUEUED has not come yet
 };
 
 }  // namespace redmirror::mirror

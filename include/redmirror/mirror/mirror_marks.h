@@ -11,12 +11,12 @@ struct MirrorMarks {
   uint32_t comparison = 0;
   // An effect (a guarded write, SPOP, a blocking pop, EXEC...) waits for this reply.
   bool effect = false;
-  // Sent inside MULTI: the transaction's serial, so that its +QUEUED (or error)
-  // tells the mirror whether EXEC can fail (0: not inside MULTI).
-  uint32_t transaction = 0;
+  // A change of the session's state (SELECT, AUTH, MULTI...) takes effect only
+  // if this reply confirms it (SessionState::onReply), mirrored or not.
+  bool state = false;
 
   // The reply must reach the mirror.
-  bool wanted() const { return comparison != 0 || effect || transaction != 0; }
+  bool wanted() const { return comparison != 0 || effect || state; }
   // The reply will never come: the mirror must let go of what waits for it.
   bool held() const { return comparison != 0 || effect; }
 };

@@ -53,7 +53,8 @@ namespace redmirror::mirror {
   X(keys_tainted, "writes whose keys were tainted: dropped, lost with a link, or unconfirmed") \
   X(skipped_too_large, "replies not compared: more elements than a comparison may build (131072)") \
   X(dropped_shed, "writes to slots shed while the canary could not keep up (their keys tainted)") \
-  X(dropped_held, "commands not held behind an effect or in MULTI: the worker's bound for held commands was reached")
+  X(dropped_held, "commands not held behind an effect or in MULTI: the worker's bound for held commands was reached") \
+  X(skipped_acl_user, "scripts and transaction members of a session authenticated as another user than default not mirrored: they failed on the primary, perhaps on that user's ACL, which the canary's link does not share (what they may have written is tainted)")
 
 struct CanaryCounters {
 #define REDMIRROR_DECLARE_CANARY_COUNTER(name, help) std::atomic<uint64_t> name{0};

@@ -48,22 +48,24 @@ class WorkerMirror {
 
   // Session hooks. `window` holds the client stream's recent bytes. Called for
   // every command from the session's first byte, whatever the settings: the
-  // session's state (database, transaction, WATCH, QUIT) is followed even when
-  // nothing is mirrored, so that a share raised later mirrors into the right
-  // place. `mirrorable`: false while the session is subscribed (its commands
-  // answer differently there and the links never subscribe): state only.
-  void onCommand(SessionMirror& session, const resp::CommandFrame& frame,
-                 MirrorMarks* pending, const net::StreamWindow& window, int protocol,
-                 bool mirrorable = true) {
-    if (session.quit) return;
+  // session's state (SessionState: database, protocol, user, transaction,
+  // WATCH, QUIT) is followed even when nothing is mirrored, so that a share
+  // raised later mirrors into the right place. `mirrorable`: false while the
+  // session is subscribed (its commands answer differently there and the links
+  // never subscribe): state only.
+  void onCommand(SessionMirror& session, const resp::CommandFrame& frame, MirrorMarks* pending,
+                 const net::StreamWindow& window, bool mirrorable = true) {
+    if (session.state.quit()) return;
     if (!active_ || !mirrorable) {
       // Nothing mirrored now: only a transaction in progress or a command that
       // changes the connection's state needs a look (a few instructions for
       // the others, measured: bench/callgrind.sh --mirror 0).
-      if (session.inMulti || changesState(frame.captured[0])) followState(session, frame, pending, protocol);
+      if (session.state.inMulti() || SessionState::classify(frame.captured[0]) != StateCommand::kNone) {
+        followState(session, frame, pending, window);
+      }
       return;
     }
-    onMirroredCommand(session, frame, pending, window, protocol);
+    onMirroredCommand(session, frame, pending, window);
   }
   // The primary answered `pending`; `window` holds the primary stream's recent bytes.
   void onReply(SessionMirror& session, const MirrorMarks& pending,
@@ -173,38 +175,63 @@ class WorkerMirror {
     SlotShedder shedder;           // on the home worker: the canary's effective share
   };
 
-  // SELECT, MULTI, EXEC, DISCARD, WATCH, UNWATCH, RESET, QUIT, by the captured
-  // (lowercase) name: a switch on its length, then one comparison.
-  static bool changesState(const resp::Capture& name) {
-    switch (name.size) {
-      case 4: return name.is("exec") || name.is("quit");
-      case 5: return name.is("multi") || name.is("watch") || name.is("reset");
-      case 6: return name.is("select");
-      case 7: return name.is("discard") || name.is("unwatch");
-      default: return false;
-    }
-  }
   void followState(SessionMirror& session, const resp::CommandFrame& frame, MirrorMarks* pending,
-                   int protocol);
+                   const net::StreamWindow& window);
   void onMirroredCommand(SessionMirror& session, const resp::CommandFrame& frame, MirrorMarks* pending,
-                         const net::StreamWindow& window, int protocol);
+                         const net::StreamWindow& window);
   // The data path's first question: a single-key command whose key no canary
   // samples (most commands at low percentages) needs nothing more.
   // `slot` is set to the key's slot once computed (-1 stays: no single key).
   [[gnu::always_inline]] bool unsampledSingleKey(const CommandInfo& info, const SessionMirror& session,
                                                 const resp::CommandFrame& frame, const net::StreamWindow& window,
                                                 int& slot) const;
-  // The session's connection state (QUIT, transactions, SELECT, WATCH, RESET):
-  // returns false when the command is state only, or cannot be mirrored.
+  // The session's state follows the command (SessionState), and the mirror's
+  // side of it: the transaction's members at MULTI, DISCARD, RESET and EXEC,
+  // and a barrier (Effect::kState) behind a change whose reply decides where
+  // later commands run. Returns false when the command is state only.
   // `mirroring`: whether the session is mirrored now (a MULTI begun while it
   // is not cannot be sent whole later).
-  bool trackState(SessionMirror& session, const resp::CommandFrame& frame, const CommandInfo* info,
-                  MirrorMarks* pending, int protocol, bool mirroring);
-  // Everything else: state replay, sampling of every key, effects, dispatch.
-  // Kept out of line so that the common case does not pay for its frame.
+  bool followCommand(SessionMirror& session, const resp::CommandFrame& frame, ArgReader& args,
+                     MirrorMarks* pending, bool mirroring);
+  // EXEC: the members kept become an Effect::kExec sent once the primary
+  // committed them; a transaction that cannot be confirmed taints its writes.
+  void closeTransaction(SessionMirror& session, const SessionState::Step& step, MirrorMarks* pending,
+                        bool mirroring);
+  // The primary answered a change of the session's state (pending.state).
+  void confirmState(SessionMirror& session, const MirrorMarks& pending, const resp::ReplyFrame& reply);
+  // The primary refused a change of database or transaction: what the session
+  // sent since was placed on a wrong guess and is lost (Effect::stale).
+  void loseAfterRefusal(SessionMirror& session, bool hasBarrier, const SessionState::Outcome& outcome);
+  // Where the session's commands run is not known now (SessionState): the
+  // command is not mirrored; counted, and a write taints its keys wherever the
+  // session may be.
+  void skipUnplaced(SessionMirror& session, const resp::CommandFrame& frame, const CommandInfo& info,
+                    ArgReader& args);
+  // A command held for the canaries that ran where the mirror did not expect:
+  // lost (dropped_unconfirmed), its writes tainted in its database and `realDb`.
+  void loseUnplaced(const HeldCommand& held, uint32_t realDb);
+  // An effect sent on a refused guess (Effect::stale): its own work is lost.
+  void loseStaleEffect(Effect& effect);
+  // Everything else: sampling of every key, effects, dispatch. Kept out of
+  // line so that the common case does not pay for its frame.
   [[gnu::noinline]] void mirrorCommand(SessionMirror& session, const resp::CommandFrame& frame,
                                        const CommandInfo* info, MirrorMarks* pending,
-                                       const net::StreamWindow& window, int protocol, int singleKeySlot);
+                                       const net::StreamWindow& window, int singleKeySlot);
+  // A blocking command outside MULTI: held as its effect (Effect::kBlockingPop)
+  // or not mirrored. False when `frame` is not one.
+  bool holdBlockingPop(SessionMirror& session, const resp::CommandFrame& frame, const CommandInfo& info,
+                       ArgReader& args, MirrorMarks* pending);
+  // Inside MULTI: the member is kept for `canary` (`held`, built once for all
+  // canaries), sent with the transaction once the primary commits it. False
+  // when it cannot be kept: the transaction is then not sent.
+  bool holdMember(SessionMirror& session, const CanarySettings& canary, CanaryCounters& counters,
+                  const resp::CommandFrame& frame, const net::StreamWindow& window, ArgReader& args,
+                  size_t xaddId, HeldCommand*& held);
+  // A comparison of the read's replies for `canary`, chained on `pending`; 0
+  // when the canary's comparison budget is spent.
+  uint32_t startComparison(SessionMirror& session, const CanarySettings& canary, CanaryCounters& counters,
+                           const resp::CommandFrame& frame, const CommandInfo& info,
+                           const net::StreamWindow& window, MirrorMarks& pending);
   // Whether the session's link to `canary` can take `frame` now; counts the drop when not.
   bool linkTakes(const CanarySettings& canary, const SessionMirror& session, const resp::CommandFrame& frame,
                  CanaryCounters& counters);
@@ -259,6 +286,18 @@ class WorkerMirror {
                        const resp::CommandFrame& frame, ArgReader& args, int protocol);
   // Returns true when the effect was a transaction the primary did not commit.
   bool runEffect(SessionMirror& session, Effect& effect);
+  // A script or guarded write the primary refused, killed, or (for a user
+  // other than `default`) that failed while it ran: its command, the first
+  // held behind it, is not sent.
+  void loseRefusedCommand(Effect& effect);
+  // What becomes of each member of a committed transaction, from EXEC's reply
+  // (`results`, null when it was not read).
+  enum class MemberFate : uint8_t {
+    kSend,
+    kSkipped,  // answered NOPERM: Redis skipped it
+    kUnsure,   // failed, or not read, for a user other than `default`: not sent, tainted
+  };
+  static std::vector<MemberFate> memberFates(const Effect& effect, const resp::Value* results);
   // MULTI, the members of `effect.held` sampled for each canary, EXEC, as one
   // unit on the session's link; `results` (the EXEC reply) fills XADD * IDs.
   void sendTransaction(SessionMirror& session, const Effect& effect, bool committed, const resp::Value* results);

@@ -1,6 +1,7 @@
 // Mirroring fidelity: the canary gets exactly the primary's effects, whatever
 // came before mirroring started and whatever was dropped on the way.
-//  - session state (database, transactions) followed from the first byte;
+//  - session state (database, transactions, user) followed from the first byte,
+//    and changed only as the primary confirms it;
 //  - writes the primary refused (ACL, OOM) never reach the canary, and reads it
 //    refused are not compared;
 //  - writes dropped on the way taint their keys: later reads of them are
@@ -285,6 +286,177 @@ TEST_F(MirrorFidelity, CommandsHeldBehindAnEffectAreBounded) {
   EXPECT_EQ(report.value("diverged", -1), 0) << report.dump();
   EXPECT_GT(skippedOf(report, "tainted"), 0) << report.dump();
   EXPECT_GT(report.value("compared", 0LL), 0) << "the writes held within the bound reached the canary";
+}
+
+}  // namespace
+}  // namespace mirror_it
+
+namespace mirror_it {
+namespace {
+
+// Restricted user `lim` (keys ok:*) on the primary, set up directly.
+void addLimitedUser(uint16_t primaryPort, const std::vector<std::string>& extra = {}) {
+  Ctx primary = connectOrDie(primaryPort);
+  std::vector<std::string> command{"ACL", "SETUSER", "lim", "reset", "on", ">pass", "~ok:*", "+@all"};
+  command.insert(command.end(), extra.begin(), extra.end());
+  ASSERT_EQ(str(run(primary.get(), command).get()), "OK");
+}
+
+long long existsOn(uint16_t port, const std::string& key) {
+  Ctx c = connectOrDie(port);
+  return run(c.get(), {"EXISTS", key})->integer;
+}
+
+// A transaction reaches the canary only as EXEC ran it on the primary. EXEC
+// refused after every member was queued (an ACL without EXEC for a restricted
+// user; OOM for the default user) runs nothing there, and a member EXEC
+// skipped (the user's ACL changed since it was queued: NOPERM in EXEC's reply)
+// runs nowhere either.
+TEST_F(MirrorFidelity, TransactionsReachTheCanaryOnlyAsThePrimaryRanThem) {
+  Rig s;
+  ASSERT_TRUE(s.waitLinksUp("c1"));
+  addLimitedUser(s.primary->port());
+  Ctx admin = connectOrDie(s.primary->port());
+  Ctx client = connectOrDie(s.proxyPort());
+  ASSERT_EQ(str(run(client.get(), {"AUTH", "lim", "pass"}).get()), "OK");
+
+  ASSERT_EQ(str(run(client.get(), {"MULTI"}).get()), "OK");
+  ASSERT_EQ(str(run(client.get(), {"SET", "ok:tx:skipped", "1"}).get()), "QUEUED");
+  ASSERT_EQ(str(run(client.get(), {"SET", "ok:tx:ran", "1"}).get()), "QUEUED");
+  ASSERT_EQ(str(run(admin.get(), {"ACL", "SETUSER", "lim", "resetkeys", "~ok:tx:ran"}).get()), "OK");
+  Reply exec = run(client.get(), {"EXEC"});
+  ASSERT_TRUE(exec && exec->type == REDIS_REPLY_ARRAY && exec->elements == 2) << it::describe(exec.get());
+  ASSERT_EQ(exec->element[0]->type, REDIS_REPLY_ERROR);
+  ASSERT_EQ(std::string(exec->element[0]->str).substr(0, 6), "NOPERM");
+  ASSERT_EQ(str(exec->element[1]), "OK");
+
+  ASSERT_EQ(str(run(admin.get(), {"ACL", "SETUSER", "lim", "~ok:*", "-exec"}).get()), "OK");
+  ASSERT_EQ(str(run(client.get(), {"MULTI"}).get()), "OK");
+  ASSERT_EQ(str(run(client.get(), {"SET", "ok:tx:refused", "1"}).get()), "QUEUED");
+  Reply refused = run(client.get(), {"EXEC"}, true);
+  ASSERT_TRUE(refused && refused->type == REDIS_REPLY_ERROR) << it::describe(refused.get());
+  EXPECT_EQ(std::string(refused->str).substr(0, 9), "EXECABORT");
+
+  Ctx other = connectOrDie(s.proxyPort());
+  ASSERT_EQ(str(run(other.get(), {"MULTI"}).get()), "OK");
+  ASSERT_EQ(str(run(other.get(), {"SET", "oom:tx", "1"}).get()), "QUEUED");
+  ASSERT_EQ(str(run(admin.get(), {"CONFIG", "SET", "maxmemory-policy", "noeviction"}).get()), "OK");
+  ASSERT_EQ(str(run(admin.get(), {"CONFIG", "SET", "maxmemory", "1"}).get()), "OK");
+  Reply oom = run(other.get(), {"EXEC"}, true);
+  ASSERT_EQ(str(run(admin.get(), {"CONFIG", "SET", "maxmemory", "0"}).get()), "OK");
+  ASSERT_TRUE(oom && oom->type == REDIS_REPLY_ERROR) << it::describe(oom.get());
+  EXPECT_EQ(std::string(oom->str).substr(0, 9), "EXECABORT");
+  ASSERT_EQ(str(run(other.get(), {"MULTI"}).get()), "OK");
+  ASSERT_EQ(str(run(other.get(), {"SET", "after:tx", "1"}).get()), "QUEUED");
+  ASSERT_TRUE(run(other.get(), {"EXEC"}));
+  waitMirrorQuiet(*s.admin, "c1");
+
+  const uint16_t canary = s.canaries[0]->port();
+  EXPECT_EQ(existsOn(canary, "ok:tx:skipped"), 0) << "a member EXEC skipped ran on the canary";
+  EXPECT_EQ(existsOn(canary, "ok:tx:refused"), 0) << "a transaction whose EXEC was refused ran on the canary";
+  EXPECT_EQ(existsOn(canary, "oom:tx"), 0) << "a transaction aborted for OOM ran on the canary";
+  EXPECT_EQ(existsOn(canary, "ok:tx:ran"), 1) << "the member EXEC ran did not reach the canary";
+  EXPECT_EQ(existsOn(canary, "after:tx"), 1);
+  const nlohmann::json report = reportOf(*s.admin, "c1");
+  EXPECT_EQ(report.value("diverged", -1), 0) << report.dump();
+  EXPECT_EQ(skippedOf(report, "primary_refused"), 1) << "the member skipped with NOPERM: " << report.dump();
+}
+
+// A script of a restricted user that failed while it ran may have stopped on
+// the user's ACL after writing: the canary's link, as its own user, would run
+// it whole. It is not mirrored (REPORT skipped `acl_user`) and what it may
+// have written is tainted; the user's scripts that succeed are mirrored.
+TEST_F(MirrorFidelity, AUsersScriptThatFailedWhileRunningNeverRunsOnTheCanary) {
+  Rig s;
+  ASSERT_TRUE(s.waitLinksUp("c1"));
+  addLimitedUser(s.primary->port());
+  Ctx client = connectOrDie(s.proxyPort());
+  ASSERT_EQ(str(run(client.get(), {"AUTH", "lim", "pass"}).get()), "OK");
+  // Keys it does not declare: Redis checks them as the script calls them.
+  Reply failed = run(client.get(), {"EVAL", "redis.call('set', 'ok:s1', '1') redis.call('set', 'no:s2', '2')", "0"}, true);
+  ASSERT_TRUE(failed && failed->type == REDIS_REPLY_ERROR) << it::describe(failed.get());
+  ASSERT_NE(std::string(failed->str).find(" script: "), std::string::npos) << failed->str;
+  ASSERT_EQ(str(run(client.get(), {"EVAL", "return redis.call('set', KEYS[1], '3')", "1", "ok:s3"}).get()), "OK");
+  waitMirrorQuiet(*s.admin, "c1");
+
+  const uint16_t canary = s.canaries[0]->port();
+  EXPECT_EQ(existsOn(canary, "no:s2"), 0) << "a write the primary refused to the script ran on the canary";
+  EXPECT_EQ(existsOn(canary, "ok:s1"), 0);
+  EXPECT_EQ(existsOn(canary, "ok:s3"), 1) << "the user's script that succeeded was not mirrored";
+  nlohmann::json report = reportOf(*s.admin, "c1");
+  EXPECT_EQ(skippedOf(report, "acl_user"), 1) << report.dump();
+
+  // What the failed script wrote on the primary is tainted, not blamed.
+  ASSERT_EQ(s.admin->text({"RESET", "c1"}), "OK");
+  Ctx reader = connectOrDie(s.proxyPort());
+  ASSERT_EQ(str(run(reader.get(), {"GET", "ok:s1"}).get()), "1");
+  waitMirrorQuiet(*s.admin, "c1");
+  report = reportOf(*s.admin, "c1");
+  EXPECT_EQ(report.value("diverged", -1), 0) << report.dump();
+  EXPECT_EQ(skippedOf(report, "tainted"), 1) << report.dump();
+}
+
+// SELECT 99 refused in a pipeline: the commands after it run in the database
+// the session was in, and the mirror never sends them (nor its link's SELECT)
+// into database 99 of the canary; what ran is tainted, and the session's later
+// writes land where they belong.
+TEST_F(MirrorFidelity, ARefusedSelectMovesNothing) {
+  Rig s;
+  ASSERT_TRUE(s.waitLinksUp("c1"));
+  Ctx client = connectOrDie(s.proxyPort());
+  redisAppendCommand(client.get(), "SELECT 99");
+  redisAppendCommand(client.get(), "SET sel:k v");
+  redisAppendCommand(client.get(), "GET sel:k");
+  Reply select = it::getReply(client.get());
+  ASSERT_TRUE(select && select->type == REDIS_REPLY_ERROR) << it::describe(select.get());
+  ASSERT_EQ(str(it::getReply(client.get()).get()), "OK");
+  ASSERT_EQ(str(it::getReply(client.get()).get()), "v");
+  ASSERT_EQ(str(run(client.get(), {"SET", "sel:after", "w"}).get()), "OK");
+  waitMirrorQuiet(*s.admin, "c1");
+
+  Ctx canary = connectOrDie(s.canaries[0]->port());
+  EXPECT_EQ(str(run(canary.get(), {"GET", "sel:after"}).get()), "w") << "the session's write went elsewhere";
+  const auto counters = s.admin->canary("c1");
+  EXPECT_EQ(counters.value("protocol_errors", 0ULL), 0u) << "the link was sent SELECT 99: " << counters.dump();
+  ASSERT_EQ(s.admin->text({"RESET", "c1"}), "OK");
+  ASSERT_EQ(str(run(client.get(), {"GET", "sel:k"}).get()), "v");
+  waitMirrorQuiet(*s.admin, "c1");
+  const nlohmann::json report = reportOf(*s.admin, "c1");
+  EXPECT_EQ(report.value("diverged", -1), 0) << report.dump();
+  EXPECT_EQ(report.value("matched", 0LL) + skippedOf(report, "tainted"), 1) << report.dump();
+}
+
+// A restricted user may not run MULTI: pipelined, its "members" run as plain
+// commands and EXEC is refused. What they wrote reaches the canary or is
+// tainted; a later read never finds the canary short of it unexplained.
+TEST_F(MirrorFidelity, ARefusedMultiLeavesItsMembersPlainCommands) {
+  Rig s;
+  ASSERT_TRUE(s.waitLinksUp("c1"));
+  addLimitedUser(s.primary->port(), {"-multi"});
+  Ctx client = connectOrDie(s.proxyPort());
+  ASSERT_EQ(str(run(client.get(), {"AUTH", "lim", "pass"}).get()), "OK");
+  redisAppendCommand(client.get(), "MULTI");
+  redisAppendCommand(client.get(), "SET ok:m 1");
+  redisAppendCommand(client.get(), "EXEC");
+  Reply multi = it::getReply(client.get());
+  ASSERT_TRUE(multi && multi->type == REDIS_REPLY_ERROR) << it::describe(multi.get());
+  ASSERT_EQ(str(it::getReply(client.get()).get()), "OK") << "ran as a plain command";
+  Reply exec = it::getReply(client.get());
+  ASSERT_TRUE(exec && exec->type == REDIS_REPLY_ERROR) << it::describe(exec.get());
+  // Interactive, the MULTI's refusal is known before the next command.
+  Reply again = run(client.get(), {"MULTI"}, true);
+  ASSERT_TRUE(again && again->type == REDIS_REPLY_ERROR);
+  ASSERT_EQ(str(run(client.get(), {"SET", "ok:plain", "2"}).get()), "OK");
+  waitMirrorQuiet(*s.admin, "c1");
+
+  EXPECT_EQ(existsOn(s.canaries[0]->port(), "ok:plain"), 1) << "a plain write was taken for a transaction member";
+  ASSERT_EQ(s.admin->text({"RESET", "c1"}), "OK");
+  ASSERT_EQ(str(run(client.get(), {"GET", "ok:m"}).get()), "1");
+  waitMirrorQuiet(*s.admin, "c1");
+  const nlohmann::json report = reportOf(*s.admin, "c1");
+  EXPECT_EQ(report.value("diverged", -1), 0) << report.dump();
+  EXPECT_EQ(report["divergences"].value("cold_miss", 0LL), 0) << "the canary missed a write unexplained: " << report.dump();
+  EXPECT_EQ(report.value("matched", 0LL) + skippedOf(report, "tainted"), 1) << report.dump();
 }
 
 }  // namespace
