@@ -2,6 +2,7 @@
 
 #include <httplib.h>
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
 
 #include <atomic>
 #include <cerrno>
@@ -171,8 +172,17 @@ HttpServer::HttpServer(const StatsSource& stats, const MirrorControl& reports)
   // One request per connection: an idle keep-alive connection would hold one
   // of the two request threads.
   impl_->server.set_keep_alive_max_count(1);
+  // A client that connects and says nothing holds a thread this long (and
+  // delays shutdown by as much).
+  impl_->server.set_keep_alive_timeout(kReadTimeoutSeconds);
   impl_->server.set_read_timeout(kReadTimeoutSeconds);
   impl_->server.set_payload_max_length(kMaxRequestBodyBytes);
+  // httplib's default adds SO_REUSEPORT: a second proxy on the same port would
+  // then silently share the scrapes instead of failing to start.
+  impl_->server.set_socket_options([](socket_t socket) {
+    const int yes = 1;
+    ::setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
   impl_->routes();
 }
 
