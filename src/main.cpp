@@ -13,8 +13,11 @@
 
 #include "redmirror/control/admin_server.h"
 #include "redmirror/control/config.h"
+#include "redmirror/control/http_server.h"
 #include "redmirror/control/mirror_manager.h"
+#include "redmirror/control/stats_collector.h"
 #include "redmirror/proxy/worker.h"
+#include "redmirror/verdict/verdict.h"
 
 using redmirror::control::ConfigError;
 using redmirror::control::ProxyConfig;
@@ -32,6 +35,7 @@ struct Flags {
   std::vector<std::string> canaries;  // NAME=HOST:PORT
   std::vector<std::string> mirrors;   // NAME=PERCENT
   std::optional<std::string> adminSocket;
+  std::optional<std::string> http;
   std::optional<std::string> reportKeys;
   bool reportValues = false;
   bool warmCanary = false;
@@ -62,6 +66,7 @@ ProxyConfig buildConfig(const Flags& flags) {
   if (flags.shutdownTimeoutMs) config.shutdownTimeoutMs = *flags.shutdownTimeoutMs;
   if (flags.noObserve) config.observe = false;
   if (flags.adminSocket) config.adminSocket = *flags.adminSocket;
+  if (flags.http) config.http = parseAddressField("--http", *flags.http);
   if (flags.reportKeys) {
     if (*flags.reportKeys != "plain" && *flags.reportKeys != "hashed") {
       throw ConfigError("--report-keys: expected hashed or plain, got '" + *flags.reportKeys + "'");
@@ -153,6 +158,7 @@ int main(int argc, char** argv) {
   app.add_option("--canary", flags.canaries, "a canary server, NAME=HOST:PORT (repeatable)");
   app.add_option("--mirror", flags.mirrors, "mirror share of a canary, NAME=PERCENT (repeatable; default 0)");
   app.add_option("--admin-socket", flags.adminSocket, "path of the admin Unix socket (mode 0600)");
+  app.add_option("--http", flags.http, "read-only HTTP endpoint, HOST:PORT (/metrics, /verdict, /healthz, status page)");
   app.add_option("--report-keys", flags.reportKeys, "keys in reports: hashed (default) or plain");
   app.add_flag("--report-values", flags.reportValues, "show whole values in reports (default: 128 bytes)");
   app.add_flag("--warm-canary", flags.warmCanary, "copy cold-missed and tainted keys from the primary to the canary (DUMP/RESTORE, rate-limited)");
@@ -218,6 +224,26 @@ int main(int argc, char** argv) {
 
   uv_loop_t* loop = uv_default_loop();
   redmirror::control::AdminCommands adminCommands(*mirror);
+  // Statistics for STATS, VERDICT and HTTP: the workers' counters are read
+  // here, where both sides are known (control does not include proxy).
+  const redmirror::verdict::PendingJudge judge;
+  redmirror::control::StatsCollector stats(
+      *mirror,
+      [&workers] {
+        std::vector<std::vector<redmirror::net::CounterReading>> all;
+        for (const auto& worker : workers) all.push_back(redmirror::proxy::readCounters(worker->stats()));
+        return all;
+      },
+      judge);
+  adminCommands.setStats(stats);
+  std::unique_ptr<redmirror::control::HttpServer> http;
+  if (config.http) {
+    http = std::make_unique<redmirror::control::HttpServer>(stats, *mirror);
+    if (const std::string error = http->start(*config.http); !error.empty()) {
+      spdlog::critical("--http: {}", error);
+      return 1;
+    }
+  }
   std::unique_ptr<redmirror::control::AdminServer> admin;
   if (!config.adminSocket.empty()) {
     admin = std::make_unique<redmirror::control::AdminServer>(loop, adminCommands);
@@ -241,8 +267,12 @@ int main(int argc, char** argv) {
   spdlog::info("redmirror listening on {}, primary {}, {} worker(s){}", config.listen.str(),
                config.primary.str(), workerCount, config.observe ? "" : ", not observing");
 
+  if (http) http->setReady(true);
+
   uv_run(loop, UV_RUN_DEFAULT);
+  if (http) http->setReady(false);  // draining: /readyz says so while /metrics still answers
   for (auto& worker : workers) worker->join();
+  http.reset();
   admin.reset();
   mirror.reset();
   workers.clear();

@@ -9,6 +9,7 @@
 
 #include "redmirror/control/admin_server.h"
 #include "redmirror/control/config.h"
+#include "redmirror/control/stats_json.h"
 #include "redmirror/net/uv_util.h"
 
 namespace redmirror::control {
@@ -84,9 +85,9 @@ constexpr HelpLine kHelp[] = {
     {"CANARY REMOVE <name>", "remove a canary", true},
     {"CANARY LIST", "canaries with their links and counters (JSON)", true},
     {"REPORT [<canary>]", "divergence report (JSON)", true},
-    {"VERDICT [<canary>]", "verdict: pending, pass, marginal or fail (JSON)", false},
+    {"VERDICT [<canary>]", "verdict: pending, pass, marginal or fail (JSON)", true},
     {"RESET [<canary>]", "start a new comparison window", true},
-    {"STATS", "proxy statistics (JSON)", false},
+    {"STATS", "proxy statistics per worker and summed (JSON)", true},
     {"AUDIT [<n>]", "last n audit records (JSON)", false},
     {"HELP", "this list", true},
     {"QUIT", "close the connection", true},
@@ -166,7 +167,8 @@ AdminReply AdminCommands::execute(const std::vector<std::string>& args) {
       const std::string error = mirror_.report(canary, json);
       return error.empty() ? AdminReply::bulk(json) : AdminReply::error(error);
     }
-    if (command == "verdict" || command == "stats" || command == "audit") {
+    if (command == "stats" || command == "verdict") return statsCommand(command, args);
+    if (command == "audit") {
       return AdminReply::error("'" + upper(command) + "' is not available yet");
     }
 
@@ -275,6 +277,18 @@ AdminReply AdminCommands::execute(const std::vector<std::string>& args) {
     return AdminReply::error(std::string("internal error: ") + e.what());
   }
   return AdminReply::error("unknown command '" + shown(args[0]) + "', try HELP");
+}
+
+AdminReply AdminCommands::statsCommand(const std::string& command, const std::vector<std::string>& args) const {
+  if (stats_ == nullptr) return AdminReply::error("'" + upper(command) + "' has no statistics source");
+  if (command == "stats") {
+    if (args.size() != 1) return arityError("stats");
+    return AdminReply::bulk(dump(statsJson(stats_->snapshot(false))));
+  }
+  if (args.size() > 2) return arityError("verdict");
+  Json json;
+  const std::string error = verdictJson(stats_->snapshot(true), args.size() == 2 ? args[1] : "", json);
+  return error.empty() ? AdminReply::bulk(dump(json)) : AdminReply::error(error);
 }
 
 }  // namespace redmirror::control

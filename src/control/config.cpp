@@ -187,6 +187,8 @@ void loadConfigFile(const std::string& path, ProxyConfig& config) {
       for (size_t i = 0; i < value.size(); ++i) config.canaries.push_back(canaryFrom(value[i], i));
     } else if (key == "admin_socket") {
       config.adminSocket = fieldAs<std::string>(value, key, "a path");
+    } else if (key == "http") {
+      config.http = parseAddressField("field 'http'", fieldAs<std::string>(value, key, "HOST:PORT"));
     } else if (key == "sampling_seed") {
       config.samplingSeed = fieldAs<uint64_t>(value, key, "an integer");
     } else if (key == "policy") {
@@ -272,6 +274,9 @@ void validateConfig(const ProxyConfig& config) {
   if (config.linkBatchDelayUs > 100000) throw ConfigError("link_batch_delay_us: at most 100000 (100 ms)");
   if (config.listen.host == config.primary.host && config.listen.port == config.primary.port) {
     throw ConfigError("listen: the same address as primary would proxy to itself");
+  }
+  if (config.http && config.http->host == config.listen.host && config.http->port == config.listen.port) {
+    throw ConfigError("http: the same address as listen");
   }
 }
 

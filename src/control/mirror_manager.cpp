@@ -38,11 +38,22 @@ int64_t nowMs() {
       .count();
 }
 
+int64_t unixNowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 uint64_t sum(const mirror::CanaryCounterSet& set, std::atomic<uint64_t> mirror::CanaryCounters::*counter) {
   uint64_t total = 0;
   for (const mirror::CanaryCounters& counters : set.perWorker) total += (counters.*counter).load(std::memory_order_relaxed);
   return total;
 }
+
+uint64_t mirroredTotal(const mirror::CanaryCounterSet& set) {
+  return sum(set, &mirror::CanaryCounters::mirrored) + sum(set, &mirror::CanaryCounters::effects_mirrored);
+}
+
+}  // namespace
 
 // Non-comparisons by reason (REPORT's "skipped"), from the counters the data
 // path keeps anyway; cumulative, so a window subtracts its start.
@@ -64,11 +75,19 @@ std::map<std::string, uint64_t> skippedTotals(const mirror::CanaryCounterSet& se
   };
 }
 
-uint64_t mirroredTotal(const mirror::CanaryCounterSet& set) {
-  return sum(set, &mirror::CanaryCounters::mirrored) + sum(set, &mirror::CanaryCounters::effects_mirrored);
+std::map<std::string, uint64_t> droppedTotals(const mirror::CanaryCounterSet& set) {
+  using C = mirror::CanaryCounters;
+  return {
+      {"queue_full", sum(set, &C::dropped_queue_full)},
+      {"disconnected", sum(set, &C::dropped_disconnected)},
+      {"timeout", sum(set, &C::dropped_timeout)},
+      {"oversize", sum(set, &C::dropped_oversize)},
+      {"session_closed", sum(set, &C::dropped_session_closed)},
+      {"unconfirmed", sum(set, &C::dropped_unconfirmed)},
+      {"shed", sum(set, &C::dropped_shed)},
+      {"held", sum(set, &C::dropped_held)},
+  };
 }
-
-}  // namespace
 
 MirrorManager::MirrorManager(const ProxyConfig& config, std::vector<mirror::SettingsSubscriber*> workers)
     : config_(config), workers_(std::move(workers)) {
@@ -114,7 +133,7 @@ mirror::CanarySettings MirrorManager::makeCanary(const CanaryConfig& canary) {
   settings.counters = std::make_shared<mirror::CanaryCounterSet>(workers_.size(), config_.writtenKeysFilterBytes,
                                                                  static_cast<size_t>(settings.id),
                                                                  config_.taintedKeysMax);
-  windows_[settings.id] = Window{nowMs(), 0, {}};
+  windows_[settings.id] = Window{nowMs(), 0, {}, unixNowMs()};
   return settings;
 }
 
@@ -308,20 +327,13 @@ std::vector<CanaryStatus> MirrorManager::canaries() const {
     status.effectivePercentHundredths = mirror::effectiveHundredths(settings.percentHundredths, *settings.counters);
     status.queuedBytes = settings.counters->hub.held();
     status.linksTotal = 1;  // one link per canary, on its home worker (CanaryHub)
+    status.dropped = droppedTotals(*settings.counters);
     for (const mirror::CanaryCounters& counters : settings.counters->perWorker) {
       auto read = [](const std::atomic<uint64_t>& c) { return c.load(std::memory_order_relaxed); };
       status.mirrored += read(counters.mirrored) + read(counters.effects_mirrored);
       status.compared += read(counters.compared);
       status.matched += read(counters.matched);
       status.diverged += read(counters.diverged);
-      status.dropped["queue_full"] += read(counters.dropped_queue_full);
-      status.dropped["disconnected"] += read(counters.dropped_disconnected);
-      status.dropped["timeout"] += read(counters.dropped_timeout);
-      status.dropped["oversize"] += read(counters.dropped_oversize);
-      status.dropped["session_closed"] += read(counters.dropped_session_closed);
-      status.dropped["unconfirmed"] += read(counters.dropped_unconfirmed);
-      status.dropped["shed"] += read(counters.dropped_shed);
-      status.dropped["held"] += read(counters.dropped_held);
       status.linkWrites += read(counters.link_writes);
       status.reconnects += read(counters.reconnects);
       status.protocolErrors += read(counters.protocol_errors);
@@ -347,19 +359,9 @@ std::string MirrorManager::report(const std::string& canary, std::string& json) 
   for (const mirror::CanarySettings& settings : canaries_) {
     if (!canary.empty() && settings.name != canary) continue;
     found = true;
-    diff::ReportData data;
-    for (const diff::CanaryReport& report : settings.counters->reports) {
-      data.merge(report.snapshot(), diff::CanaryReport::kMaxSamples);
-    }
+    const diff::ReportData data = windowData(settings);
     const mirror::CanaryCounterSet& set = *settings.counters;
-    for (const auto& [reason, count] : skippedTotals(set)) data.skipped[reason] += count;
-    const auto window = windows_.find(settings.id);
-    const Window started = window == windows_.end() ? Window{} : window->second;
-    // Counters are cumulative (for metrics); the report covers the window.
-    for (auto& [reason, count] : data.skipped) {
-      auto base = started.skippedBefore.find(reason);
-      if (base != started.skippedBefore.end()) count -= std::min(count, base->second);
-    }
+    const Window started = windowOf(settings.id);
     const double seconds = static_cast<double>(nowMs() - started.startedMs) / 1000.0;
     nlohmann::ordered_json one;
     // Command-table differences open the report: they explain many divergences.
@@ -389,6 +391,51 @@ std::string MirrorManager::report(const std::string& canary, std::string& json) 
   return "";
 }
 
+MirrorManager::Window MirrorManager::windowOf(uint64_t canaryId) const {
+  const auto window = windows_.find(canaryId);
+  return window == windows_.end() ? Window{} : window->second;
+}
+
+diff::ReportData MirrorManager::windowData(const mirror::CanarySettings& settings) const {
+  diff::ReportData data;
+  for (const diff::CanaryReport& report : settings.counters->reports) {
+    data.merge(report.snapshot(), diff::CanaryReport::kMaxSamples);
+  }
+  for (const auto& [reason, count] : skippedTotals(*settings.counters)) data.skipped[reason] += count;
+  // Counters are cumulative (for metrics); the report covers the window.
+  const Window started = windowOf(settings.id);
+  for (auto& [reason, count] : data.skipped) {
+    auto base = started.skippedBefore.find(reason);
+    if (base != started.skippedBefore.end()) count -= std::min(count, base->second);
+  }
+  return data;
+}
+
+std::vector<CanaryReading> MirrorManager::readCanaries(bool withWindows) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::vector<CanaryReading> out;
+  out.reserve(canaries_.size());
+  for (const mirror::CanarySettings& settings : canaries_) {
+    CanaryReading reading;
+    reading.name = settings.name;
+    reading.address = settings.address.str();
+    reading.percentHundredths = settings.percentHundredths;
+    reading.counters = settings.counters;
+    const Window started = windowOf(settings.id);
+    reading.windowStartedUnixMs = started.startedUnixMs;
+    reading.windowSeconds = static_cast<double>(nowMs() - started.startedMs) / 1000.0;
+    const uint64_t mirrored = mirroredTotal(*settings.counters);
+    reading.windowMirrored = mirrored - std::min(mirrored, started.mirroredBefore);
+    if (withWindows) reading.window = windowData(settings);
+    if (const auto differences = commandDifferences_.find(settings.id); differences != commandDifferences_.end()) {
+      reading.commandTableChecked = true;
+      reading.commandDifferences = differences->second;
+    }
+    out.push_back(std::move(reading));
+  }
+  return out;
+}
+
 std::string MirrorManager::resetWindow(const std::string& canary) {
   std::lock_guard<std::mutex> lock(mutex_);
   bool found = false;
@@ -398,7 +445,7 @@ std::string MirrorManager::resetWindow(const std::string& canary) {
     mirror::CanaryCounterSet& set = *settings.counters;
     for (diff::CanaryReport& report : set.reports) report.reset();
     set.written.clear();
-    windows_[settings.id] = Window{nowMs(), mirroredTotal(set), skippedTotals(set)};
+    windows_[settings.id] = Window{nowMs(), mirroredTotal(set), skippedTotals(set), unixNowMs()};
   }
   if (!found) return "unknown canary '" + canary + "'";
   return "";

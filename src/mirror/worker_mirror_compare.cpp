@@ -6,6 +6,13 @@ namespace redmirror::mirror {
 using namespace detail;  // NOLINT(google-build-using-namespace): this class's own helpers
 
 namespace {
+// The cumulative view of one comparison (metrics): its outcome and both sides' latencies.
+void countComparison(CanaryCounters& counters, diff::Outcome outcome, uint64_t primaryUs, uint64_t canaryUs) {
+  bump(counters.outcomes[static_cast<size_t>(outcome)]);
+  counters.primaryLatency.record(primaryUs);
+  counters.canaryLatency.record(canaryUs);
+}
+
 // Empties a slot's string but keeps a small buffer for the next comparison.
 void clearKeepingSmall(std::string& text) {
   text.clear();
@@ -84,6 +91,7 @@ void WorkerMirror::resolve(uint32_t id) {
     bump(counters.compared);
     bump(counters.matched);
     if (comparison.primaryError) bump(counters.primary_errors);
+    countComparison(counters, diff::Outcome::kMatch, comparison.primaryUs, comparison.canaryUs);
     settings->counters->reports[workerIndex_].recordComparison(comparison.command, diff::Comparison{},
                                                                comparison.primaryUs, comparison.canaryUs,
                                                                comparison.primaryError, comparison.canaryError);
@@ -111,6 +119,7 @@ void WorkerMirror::resolve(uint32_t id) {
     bump(counters.diverged);
   }
   if (comparison.primaryError) bump(counters.primary_errors);
+  countComparison(counters, result.outcome, comparison.primaryUs, comparison.canaryUs);
   settings->counters->reports[workerIndex_].recordComparison(comparison.command, result, comparison.primaryUs,
                                                              comparison.canaryUs, comparison.primaryError,
                                                              comparison.canaryError);

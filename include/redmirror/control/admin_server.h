@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "redmirror/control/mirror_control.h"
+#include "redmirror/control/stats_snapshot.h"
 
 namespace redmirror::control {
 
@@ -27,15 +28,20 @@ struct AdminReply {
 };
 
 // Executes admin commands: MIRROR SET/GET/PAUSE/RESUME, CANARY ADD/REMOVE/LIST,
-// HELP. Case-insensitive command words; errors name the problem
+// REPORT, RESET, STATS, VERDICT, HELP. Case-insensitive command words; errors name the problem
 // ("-ERR percent must be between 0 and 100", "-ERR unknown canary 'x'").
 class AdminCommands {
  public:
   explicit AdminCommands(MirrorControl& mirror) : mirror_(mirror) {}
   AdminReply execute(const std::vector<std::string>& args);
+  // Where STATS and VERDICT read; without one they answer an error.
+  void setStats(const StatsSource& stats) { stats_ = &stats; }
 
  private:
+  AdminReply statsCommand(const std::string& command, const std::vector<std::string>& args) const;
+
   MirrorControl& mirror_;
+  const StatsSource* stats_ = nullptr;
 };
 
 class AdminServer {

@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -47,6 +48,7 @@ struct ProxyConfig {
   // Mirroring.
   std::vector<CanaryConfig> canaries;
   std::string adminSocket;
+  std::optional<net::HostPort> http;  // --http: the read-only HTTP endpoint, off when unset
   uint64_t samplingSeed = 0x5eed;
   std::map<std::string, std::string> policy;  // command -> mirror | never | type_only
   std::string primaryUsername;

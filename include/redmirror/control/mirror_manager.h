@@ -2,6 +2,7 @@
 // The control thread's view of mirroring: canaries, percentages, pause, the
 // command table learned from the primary. Every change builds a new immutable
 // snapshot and hands it to each worker.
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -9,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "redmirror/control/canary_readings.h"
 #include "redmirror/control/config.h"
 #include "redmirror/control/mirror_control.h"
 #include "redmirror/control/server_watch.h"
@@ -20,7 +22,7 @@ class Worker;
 
 namespace redmirror::control {
 
-class MirrorManager final : public MirrorControl {
+class MirrorManager final : public MirrorControl, public CanaryReadings {
  public:
   // Throws ConfigError when a canary's secret cannot be read.
   // `workers`: every worker's snapshot subscriber, by worker index.
@@ -46,6 +48,9 @@ class MirrorManager final : public MirrorControl {
   std::string resetWindow(const std::string& canary) override;
 
   std::shared_ptr<const mirror::MirrorSettings> snapshot() const;
+
+  std::vector<CanaryReading> readCanaries(bool withWindows) const override;
+  bool primaryReachable() const override { return primaryReachable_.load(std::memory_order_relaxed); }
 
  private:
   void publishLocked();
@@ -75,7 +80,12 @@ class MirrorManager final : public MirrorControl {
     int64_t startedMs = 0;
     uint64_t mirroredBefore = 0;
     std::map<std::string, uint64_t> skippedBefore;
+    int64_t startedUnixMs = 0;  // the same moment on the wall clock (the verdict's "since")
   };
+  // With mutex_ held: one canary's window merged over the workers (skipped
+  // counts window-relative), and where its window began.
+  diff::ReportData windowData(const mirror::CanarySettings& settings) const;
+  Window windowOf(uint64_t canaryId) const;
   std::map<uint64_t, Window> windows_;
   // Per canary id: how its command table differs from the primary's (null: not read yet).
   std::map<uint64_t, std::vector<std::string>> commandDifferences_;
@@ -88,7 +98,7 @@ class MirrorManager final : public MirrorControl {
     int64_t diffedMs = 0;
   };
   std::unique_ptr<ServerWatch> primaryWatch_;
-  bool primaryReachable_ = true;  // for logging only the changes
+  std::atomic<bool> primaryReachable_{true};  // read by /healthz, written by the watch round
   int64_t commandsReadMs_ = 0;
   std::map<uint64_t, CanaryWatch> canaryWatches_;
 };

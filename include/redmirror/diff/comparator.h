@@ -1,6 +1,7 @@
 #pragma once
 // Compares a primary reply with a canary reply as RESP values, after
 // normalising what Redis itself declares non-deterministic (DESIGN.md "Diff").
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -22,6 +23,7 @@ enum class Outcome : uint8_t {
   kLostWrite,         // canary has no value for a key the mirror wrote in this window
   kColdMiss,          // canary has no value for a key the mirror never wrote (predates mirroring)
 };
+inline constexpr size_t kOutcomeCount = static_cast<size_t>(Outcome::kColdMiss) + 1;
 
 const char* toString(Outcome outcome);  // "match", "value", "type", "error_canary_only", ...
 

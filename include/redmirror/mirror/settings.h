@@ -4,6 +4,7 @@
 // on the data path without locks.
 #include <sys/socket.h>
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -14,6 +15,7 @@
 #include "redmirror/mirror/command_table.h"
 #include "redmirror/mirror/canary_hub.h"
 #include "redmirror/mirror/guard_order.h"
+#include "redmirror/mirror/latency_buckets.h"
 #include "redmirror/mirror/sampler.h"
 #include "redmirror/mirror/tainted_keys.h"
 #include "redmirror/net/uv_util.h"
@@ -62,6 +64,12 @@ struct CanaryCounters {
 #undef REDMIRROR_DECLARE_CANARY_COUNTER
   std::atomic<int64_t> links_up{0};
   std::atomic<uint64_t> queued_bytes{0};
+  // Cumulative (RESET does not clear them; the window's report does that for
+  // REPORT): comparisons by outcome, indexed by diff::Outcome, and the reply
+  // latencies of both sides, for metrics.
+  std::array<std::atomic<uint64_t>, diff::kOutcomeCount> outcomes{};
+  LatencyBuckets primaryLatency;
+  LatencyBuckets canaryLatency;
 };
 
 // One block per worker: each worker writes only its own.

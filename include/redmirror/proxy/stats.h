@@ -4,6 +4,7 @@
 // control thread reads them with relaxed loads and sums the workers.
 #include <atomic>
 #include <cstdint>
+#include <vector>
 
 #include "redmirror/net/counter.h"
 
@@ -31,5 +32,16 @@ struct WorkerStats {
 };
 
 using net::bump;
+
+// Every counter of one worker, in declaration order, then the two levels.
+inline std::vector<net::CounterReading> readCounters(const WorkerStats& stats) {
+  std::vector<net::CounterReading> out;
+#define REDMIRROR_READ_COUNTER(name, help) out.push_back({#name, help, stats.name.load(std::memory_order_relaxed)});
+  REDMIRROR_WORKER_COUNTERS(REDMIRROR_READ_COUNTER)
+#undef REDMIRROR_READ_COUNTER
+  out.push_back({"sessions_active", "client sessions open", stats.sessions_active.load(std::memory_order_relaxed), true});
+  out.push_back({"chunk_bytes_live", "bytes held in read chunks", stats.chunk_bytes_live.load(std::memory_order_relaxed), true});
+  return out;
+}
 
 }  // namespace redmirror::proxy
