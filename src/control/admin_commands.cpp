@@ -1,4 +1,4 @@
-// Admin command execution (MIRROR, CANARY, HELP) and RESP reply encoding.
+// Admin command execution (MIRROR, CANARY, REPORT, RESET, AUDIT, HELP) and RESP reply encoding.
 #include <algorithm>
 #include <cstdint>
 #include <exception>
@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "redmirror/control/admin_server.h"
+#include "redmirror/control/audit_log.h"
 #include "redmirror/control/config.h"
 #include "redmirror/net/uv_util.h"
 
@@ -63,6 +64,19 @@ std::string dump(const Json& value) {
 
 double percentOf(uint32_t hundredths) { return hundredths / 100.0; }
 
+// AUDIT's count: 1 or more (more than is kept means all of it).
+bool parseAuditCount(std::string_view text, size_t& count) {
+  if (text.empty()) return false;
+  size_t value = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return false;
+    value = std::min<size_t>(value * 10 + static_cast<size_t>(c - '0'), 1000000000);
+  }
+  if (value == 0) return false;
+  count = value;
+  return true;
+}
+
 AdminReply arityError(std::string_view command) {
   return AdminReply::error("wrong number of arguments for '" + std::string(command) + "'");
 }
@@ -87,7 +101,7 @@ constexpr HelpLine kHelp[] = {
     {"VERDICT [<canary>]", "verdict: pending, pass, marginal or fail (JSON)", false},
     {"RESET [<canary>]", "start a new comparison window", true},
     {"STATS", "proxy statistics (JSON)", false},
-    {"AUDIT [<n>]", "last n audit records (JSON)", false},
+    {"AUDIT [<n>]", "last n audit records (JSON; default 10)", true},
     {"HELP", "this list", true},
     {"QUIT", "close the connection", true},
 };
@@ -166,7 +180,16 @@ AdminReply AdminCommands::execute(const std::vector<std::string>& args) {
       const std::string error = mirror_.report(canary, json);
       return error.empty() ? AdminReply::bulk(json) : AdminReply::error(error);
     }
-    if (command == "verdict" || command == "stats" || command == "audit") {
+    if (command == "audit") {
+      if (args.size() > 2) return arityError("audit");
+      if (audit_ == nullptr) return AdminReply::error("'AUDIT' is not available: no audit log");
+      size_t count = AuditLog::kDefaultCount;
+      if (args.size() == 2 && !parseAuditCount(args[1], count)) {
+        return AdminReply::error("count must be a positive integer, got '" + shown(args[1]) + "'");
+      }
+      return AdminReply::bulk(audit_->recentJson(count));
+    }
+    if (command == "verdict" || command == "stats") {
       return AdminReply::error("'" + upper(command) + "' is not available yet");
     }
 
@@ -208,8 +231,8 @@ AdminReply AdminCommands::execute(const std::vector<std::string>& args) {
       }
       if (sub == "pause" || sub == "resume") {
         if (args.size() != 2) return arityError("mirror " + sub);
-        mirror_.setPaused(sub == "pause");
-        return AdminReply::ok();
+        const std::string error = mirror_.setPaused(sub == "pause");
+        return error.empty() ? AdminReply::ok() : AdminReply::error(error);
       }
       return AdminReply::error("unknown subcommand '" + shown(args[1]) +
                                "' for 'mirror', try HELP");
