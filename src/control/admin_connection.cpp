@@ -194,7 +194,7 @@ std::string Connection::answer(const ReceivedCommand& command, bool& quit) {
   }
   if (isWord(args, "auth")) {
     if (tcp) return authenticate(args, quit);
-    return AdminReply::error("AUTH is not used on the admin Unix socket: access is by uid").encode();
+    return AdminReply::error("the admin Unix socket does not use AUTH: access is by uid").encode();
   }
   return server.dispatch(peer, args).encode();
 }
