@@ -226,6 +226,11 @@ int main(int argc, char** argv) {
 
   spdlog::set_level(spdlog::level::from_str(config.logLevel));
   std::signal(SIGPIPE, SIG_IGN);
+  redmirror::control::AuditLog auditLog(config.auditLog);
+  if (const std::string error = auditLog.checkWritable(); !error.empty()) {
+    spdlog::critical("--audit-log: {}", error);
+    return 2;
+  }
 
   const unsigned workerCount = redmirror::control::effectiveWorkers(config);
   redmirror::proxy::WorkerConfig workerConfig;
@@ -261,16 +266,17 @@ int main(int argc, char** argv) {
     spdlog::warn("using the built-in command table until the primary answers COMMAND");
   }
 
-  // Every change to the running configuration is recorded before it is made.
-  redmirror::control::AuditLog auditLog(config.auditLog);
-  if (const std::string error = auditLog.checkWritable(); !error.empty()) {
-    spdlog::critical("audit log: {}", error);
-    return 2;
-  }
   redmirror::control::AuditTrail audit(auditLog);
-  mirror->setJournal(&audit);
+  mirror->setJournal(&audit);  // every change to the running configuration is recorded before it is made
 
   uv_loop_t* loop = uv_default_loop();
+  // Before the admin socket accepts: whoever can reach it may rely on SIGHUP reloading.
+  redmirror::control::ConfigReloader reloader(
+      flags.configFile.value_or(""), [&flags] { return buildConfig(flags); }, config, *mirror, &audit);
+  redmirror::net::SignalWatch sighup;
+  if (const std::string error = sighup.start(loop, SIGHUP, [&reloader] { reloader.reload(); }); !error.empty()) {
+    spdlog::warn("SIGHUP will not reload the configuration: {}", error);
+  }
   redmirror::control::AdminCommands adminCommands(*mirror);
   adminCommands.setAuditLog(&auditLog);
   std::unique_ptr<redmirror::control::AdminServer> admin;
@@ -279,15 +285,10 @@ int main(int argc, char** argv) {
     if (const std::string error = openAdmin(*admin, config); !error.empty()) {
       spdlog::critical("admin: {}", error);
       admin->close();
+      sighup.close();
       uv_run(loop, UV_RUN_DEFAULT);
       return 1;
     }
-  }
-  redmirror::control::ConfigReloader reloader(
-      flags.configFile.value_or(""), [&flags] { return buildConfig(flags); }, config, *mirror, &audit);
-  redmirror::net::SignalWatch sighup;
-  if (const std::string error = sighup.start(loop, SIGHUP, [&reloader] { reloader.reload(); }); !error.empty()) {
-    spdlog::warn("SIGHUP will not reload the configuration: {}", error);
   }
   ControlContext control{&workers, mirror.get(), admin.get(), &sighup, {}, {}, {}, {}, false};
   uv_signal_init(loop, &control.sigint);

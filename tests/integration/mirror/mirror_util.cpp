@@ -138,6 +138,7 @@ Rig::Rig(const Options& options) {
   }
   args.push_back("--admin-socket");
   args.push_back(adminPath);
+  args.insert(args.end(), options.extraArgs.begin(), options.extraArgs.end());
   proxy = std::make_unique<it::Proxy>(primary->port(), args, options.workers);
   admin = std::make_unique<Admin>(adminPath);
 }

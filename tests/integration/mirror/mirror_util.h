@@ -71,6 +71,7 @@ struct Rig {
     // --config, and no --canary/--mirror flags are given.
     std::function<std::string(const std::vector<uint16_t>&)> yaml;
     unsigned workers = 2;
+    std::vector<std::string> extraArgs;  // more proxy flags
   };
   Rig();
   explicit Rig(const Options& options);
