@@ -12,10 +12,13 @@
 #include <vector>
 
 #include "redmirror/control/admin_server.h"
+#include "redmirror/control/audit_trail.h"
 #include "redmirror/control/config.h"
 #include "redmirror/control/http_server.h"
 #include "redmirror/control/mirror_manager.h"
 #include "redmirror/control/stats_collector.h"
+#include "redmirror/control/reload.h"
+#include "redmirror/net/signal_watch.h"
 #include "redmirror/proxy/worker.h"
 #include "redmirror/verdict/verdict.h"
 
@@ -36,6 +39,10 @@ struct Flags {
   std::vector<std::string> mirrors;   // NAME=PERCENT
   std::optional<std::string> adminSocket;
   std::optional<std::string> http;
+  std::optional<std::string> adminAllowUids;  // UID[,UID...]
+  std::optional<std::string> adminListen;
+  std::optional<std::string> adminTokenFile;
+  std::optional<std::string> auditLog;
   std::optional<std::string> reportKeys;
   bool reportValues = false;
   bool warmCanary = false;
@@ -49,6 +56,35 @@ redmirror::control::CanaryConfig* findCanary(ProxyConfig& config, const std::str
     if (canary.name == name) return &canary;
   }
   return nullptr;
+}
+
+void applyAdminFlags(const Flags& flags, ProxyConfig& config) {
+  if (flags.adminAllowUids) {
+    std::string error;
+    if (!redmirror::control::parseUidList(*flags.adminAllowUids, config.adminAllowUids, error)) {
+      throw ConfigError("--admin-allow-uid: " + error);
+    }
+  }
+  if (flags.adminListen) config.adminListen = redmirror::control::parseAddressField("--admin-listen", *flags.adminListen);
+  if (flags.adminTokenFile) config.adminTokenFile = *flags.adminTokenFile;
+  if (flags.auditLog) config.auditLog = *flags.auditLog;
+}
+
+// The admin socket and the TCP admin listener; "" or why they cannot be opened.
+std::string openAdmin(redmirror::control::AdminServer& admin, const ProxyConfig& config) {
+  admin.setAllowedUids(redmirror::control::UidAllowList(config.adminAllowUids));
+  if (!config.adminSocket.empty()) {
+    if (std::string error = admin.listen(config.adminSocket); !error.empty()) return error;
+  }
+  if (config.adminListen) {
+    try {
+      const auto token = redmirror::control::AdminToken::fromFile("admin_token_file", config.adminTokenFile);
+      return admin.listenTcp(*config.adminListen, token);
+    } catch (const ConfigError& e) {
+      return e.what();
+    }
+  }
+  return "";
 }
 
 ProxyConfig buildConfig(const Flags& flags) {
@@ -67,6 +103,7 @@ ProxyConfig buildConfig(const Flags& flags) {
   if (flags.noObserve) config.observe = false;
   if (flags.adminSocket) config.adminSocket = *flags.adminSocket;
   if (flags.http) config.http = parseAddressField("--http", *flags.http);
+  applyAdminFlags(flags, config);
   if (flags.reportKeys) {
     if (*flags.reportKeys != "plain" && *flags.reportKeys != "hashed") {
       throw ConfigError("--report-keys: expected hashed or plain, got '" + *flags.reportKeys + "'");
@@ -110,6 +147,7 @@ struct ControlContext {
   std::vector<std::unique_ptr<redmirror::proxy::Worker>>* workers;
   redmirror::control::MirrorManager* mirror;
   redmirror::control::AdminServer* admin;
+  redmirror::net::SignalWatch* sighup;
   uv_signal_t sigint;
   uv_signal_t sigterm;
   uv_timer_t watch;
@@ -135,6 +173,7 @@ void onSignal(uv_signal_t* handle, int signum) {
   spdlog::info("received signal {}: draining sessions and stopping", signum);
   for (auto& worker : *context->workers) worker->requestStop();
   if (context->admin != nullptr) context->admin->close();
+  context->sighup->close();
   uv_close(reinterpret_cast<uv_handle_t*>(&context->sigint), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&context->sigterm), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&context->watch), nullptr);
@@ -159,6 +198,12 @@ int main(int argc, char** argv) {
   app.add_option("--mirror", flags.mirrors, "mirror share of a canary, NAME=PERCENT (repeatable; default 0)");
   app.add_option("--admin-socket", flags.adminSocket, "path of the admin Unix socket (mode 0600)");
   app.add_option("--http", flags.http, "read-only HTTP endpoint, HOST:PORT (/metrics, /verdict, /healthz, status page)");
+  app.add_option("--admin-allow-uid", flags.adminAllowUids,
+                 "only these uids may use the admin socket, UID[,UID...] (checked with SO_PEERCRED)");
+  app.add_option("--admin-listen", flags.adminListen,
+                 "also accept admin commands over TCP, HOST:PORT (after AUTH with --admin-token-file)");
+  app.add_option("--admin-token-file", flags.adminTokenFile, "file holding the token of --admin-listen");
+  app.add_option("--audit-log", flags.auditLog, "append state-changing admin commands and reloads here (JSON lines)");
   app.add_option("--report-keys", flags.reportKeys, "keys in reports: hashed (default) or plain");
   app.add_flag("--report-values", flags.reportValues, "show whole values in reports (default: 128 bytes)");
   app.add_flag("--warm-canary", flags.warmCanary, "copy cold-missed and tainted keys from the primary to the canary (DUMP/RESTORE, rate-limited)");
@@ -187,6 +232,11 @@ int main(int argc, char** argv) {
 
   spdlog::set_level(spdlog::level::from_str(config.logLevel));
   std::signal(SIGPIPE, SIG_IGN);
+  redmirror::control::AuditLog auditLog(config.auditLog);
+  if (const std::string error = auditLog.checkWritable(); !error.empty()) {
+    spdlog::critical("--audit-log: {}", error);
+    return 2;
+  }
 
   const unsigned workerCount = redmirror::control::effectiveWorkers(config);
   redmirror::proxy::WorkerConfig workerConfig;
@@ -222,7 +272,17 @@ int main(int argc, char** argv) {
     spdlog::warn("using the built-in command table until the primary answers COMMAND");
   }
 
+  redmirror::control::AuditTrail audit(auditLog);
+  mirror->setJournal(&audit);  // every change to the running configuration is recorded before it is made
+
   uv_loop_t* loop = uv_default_loop();
+  // Before the admin socket accepts: whoever can reach it may rely on SIGHUP reloading.
+  redmirror::control::ConfigReloader reloader(
+      flags.configFile.value_or(""), [&flags] { return buildConfig(flags); }, config, *mirror, &audit);
+  redmirror::net::SignalWatch sighup;
+  if (const std::string error = sighup.start(loop, SIGHUP, [&reloader] { reloader.reload(); }); !error.empty()) {
+    spdlog::warn("SIGHUP will not reload the configuration: {}", error);
+  }
   redmirror::control::AdminCommands adminCommands(*mirror);
   // Statistics for STATS, VERDICT and HTTP: the workers' counters are read
   // here, where both sides are known (control does not include proxy).
@@ -241,20 +301,24 @@ int main(int argc, char** argv) {
     http = std::make_unique<redmirror::control::HttpServer>(stats, *mirror);
     if (const std::string error = http->start(*config.http); !error.empty()) {
       spdlog::critical("--http: {}", error);
-      return 1;
-    }
-  }
-  std::unique_ptr<redmirror::control::AdminServer> admin;
-  if (!config.adminSocket.empty()) {
-    admin = std::make_unique<redmirror::control::AdminServer>(loop, adminCommands);
-    if (const std::string error = admin->listen(config.adminSocket); !error.empty()) {
-      spdlog::critical("admin socket {}: {}", config.adminSocket, error);
-      admin->close();
+      sighup.close();
       uv_run(loop, UV_RUN_DEFAULT);
       return 1;
     }
   }
-  ControlContext control{&workers, mirror.get(), admin.get(), {}, {}, {}, {}, false};
+  adminCommands.setAuditLog(&auditLog);
+  std::unique_ptr<redmirror::control::AdminServer> admin;
+  if (!config.adminSocket.empty() || config.adminListen) {
+    admin = std::make_unique<redmirror::control::AdminServer>(loop, adminCommands, &audit);
+    if (const std::string error = openAdmin(*admin, config); !error.empty()) {
+      spdlog::critical("admin: {}", error);
+      admin->close();
+      sighup.close();
+      uv_run(loop, UV_RUN_DEFAULT);
+      return 1;
+    }
+  }
+  ControlContext control{&workers, mirror.get(), admin.get(), &sighup, {}, {}, {}, {}, false};
   uv_signal_init(loop, &control.sigint);
   uv_signal_init(loop, &control.sigterm);
   uv_timer_init(loop, &control.watch);

@@ -1,4 +1,4 @@
-// Admin command execution (MIRROR, CANARY, HELP) and RESP reply encoding.
+// Admin command execution (MIRROR, CANARY, REPORT, RESET, AUDIT, HELP) and RESP reply encoding.
 #include <algorithm>
 #include <cstdint>
 #include <exception>
@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "redmirror/control/admin_server.h"
+#include "redmirror/control/audit_log.h"
 #include "redmirror/control/config.h"
 #include "redmirror/control/stats_json.h"
 #include "redmirror/net/uv_util.h"
@@ -64,6 +65,19 @@ std::string dump(const Json& value) {
 
 double percentOf(uint32_t hundredths) { return hundredths / 100.0; }
 
+// AUDIT's count: 1 or more (more than is kept means all of it).
+bool parseAuditCount(std::string_view text, size_t& count) {
+  if (text.empty()) return false;
+  size_t value = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return false;
+    value = std::min<size_t>(value * 10 + static_cast<size_t>(c - '0'), 1000000000);
+  }
+  if (value == 0) return false;
+  count = value;
+  return true;
+}
+
 AdminReply arityError(std::string_view command) {
   return AdminReply::error("wrong number of arguments for '" + std::string(command) + "'");
 }
@@ -88,7 +102,7 @@ constexpr HelpLine kHelp[] = {
     {"VERDICT [<canary>]", "verdict: pending, pass, marginal or fail (JSON)", true},
     {"RESET [<canary>]", "start a new comparison window", true},
     {"STATS", "proxy statistics per worker and summed (JSON)", true},
-    {"AUDIT [<n>]", "last n audit records (JSON)", false},
+    {"AUDIT [<n>]", "last n audit records (JSON; default 10)", true},
     {"HELP", "this list", true},
     {"QUIT", "close the connection", true},
 };
@@ -169,7 +183,13 @@ AdminReply AdminCommands::execute(const std::vector<std::string>& args) {
     }
     if (command == "stats" || command == "verdict") return statsCommand(command, args);
     if (command == "audit") {
-      return AdminReply::error("'" + upper(command) + "' is not available yet");
+      if (args.size() > 2) return arityError("audit");
+      if (audit_ == nullptr) return AdminReply::error("'AUDIT' is not available: no audit log");
+      size_t count = AuditLog::kDefaultCount;
+      if (args.size() == 2 && !parseAuditCount(args[1], count)) {
+        return AdminReply::error("count must be a positive integer, got '" + shown(args[1]) + "'");
+      }
+      return AdminReply::bulk(audit_->recentJson(count));
     }
 
     if (command == "mirror") {
@@ -210,8 +230,8 @@ AdminReply AdminCommands::execute(const std::vector<std::string>& args) {
       }
       if (sub == "pause" || sub == "resume") {
         if (args.size() != 2) return arityError("mirror " + sub);
-        mirror_.setPaused(sub == "pause");
-        return AdminReply::ok();
+        const std::string error = mirror_.setPaused(sub == "pause");
+        return error.empty() ? AdminReply::ok() : AdminReply::error(error);
       }
       return AdminReply::error("unknown subcommand '" + shown(args[1]) +
                                "' for 'mirror', try HELP");

@@ -1,270 +1,39 @@
-// The admin socket: a libuv Unix socket server speaking RESP and inline commands.
-//
-// Memory ownership: the listener and every connection are heap objects freed only
-// by their uv_close callbacks; every uv_write request owns the bytes it writes and
-// is freed by its callback (which libuv runs, with UV_ECANCELED, before the close
-// callback of a handle closed with writes pending). Callbacks that may run after
-// AdminServer is gone (write and close callbacks) never touch the server.
+// The admin server: its Unix and TCP listeners, accepting (limits, access), the
+// access timer, and running commands inside audit scopes. One connection's
+// protocol is in admin_connection.cpp.
 #include "redmirror/control/admin_server.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <array>
+#include <algorithm>
 #include <cstring>
-#include <span>
-#include <string>
-#include <unordered_set>
-#include <vector>
 
-#include "redmirror/net/uv_util.h"
-#include "redmirror/resp/request_framer.h"
+#include "admin_server_internal.h"
 
 namespace redmirror::control {
+namespace admin {
 namespace {
 
-// Unparsed request bytes one connection may hold.
-constexpr size_t kMaxBufferedBytes = 1024 * 1024;
-// Queued reply bytes above which a connection stops reading until they drain.
-constexpr size_t kMaxQueuedReplyBytes = 1024 * 1024;
-constexpr size_t kMaxConnections = 128;
 constexpr int kBacklog = 64;
 
-struct Connection;
+void onPipeListenerClosed(uv_handle_t* handle) { delete reinterpret_cast<uv_pipe_t*>(handle); }
+void onTcpListenerClosed(uv_handle_t* handle) { delete reinterpret_cast<uv_tcp_t*>(handle); }
+void onTimerClosed(uv_handle_t* handle) { delete reinterpret_cast<uv_timer_t*>(handle); }
 
-struct WriteRequest {
-  uv_write_t req;
-  std::string data;
-};
-
-// Collects the commands completed by one read, with their arguments copied out of
-// the connection's buffer (the frame's spans die with the callback).
-class CommandCollector : public resp::RequestSink {
- public:
-  CommandCollector(const std::string& buffer, uint64_t bufferOffset)
-      : buffer_(buffer), bufferOffset_(bufferOffset) {}
-
-  void onCommand(const resp::CommandFrame& frame) override {
-    Command command;
-    command.end = frame.end;
-    if (frame.isInline) {
-      command.args.assign(frame.inlineArgs.begin(), frame.inlineArgs.end());
-    } else if (frame.argsTruncated) {
-      command.tooManyArgs = true;
-    } else {
-      command.args.reserve(frame.args.size());
-      for (const resp::ArgRef& arg : frame.args) {
-        // Every byte of a completed frame is still buffered (see Connection::buffer).
-        command.args.emplace_back(buffer_.data() + (arg.offset - bufferOffset_), arg.length);
-      }
-    }
-    commands.push_back(std::move(command));
-  }
-
-  struct Command {
-    std::vector<std::string> args;
-    uint64_t end = 0;
-    bool tooManyArgs = false;
-  };
-  std::vector<Command> commands;
-
- private:
-  const std::string& buffer_;
-  uint64_t bufferOffset_;
-};
-
-bool isQuit(const std::vector<std::string>& args) {
-  if (args.size() != 1 || args[0].size() != 4) return false;
-  static constexpr char kQuit[] = "quit";
-  for (size_t i = 0; i < 4; ++i) {
-    char c = args[0][i];
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    if (c != kQuit[i]) return false;
-  }
-  return true;
-}
-
-// Everything the server owns; AdminServer::Impl is this (it is private to
-// AdminServer, and the connections need to name it).
-struct ServerState {
-  uv_loop_t* loop;
-  AdminCommands& commands;
-  uv_pipe_t* listener = nullptr;  // freed by its close callback
-  std::string path;
-  dev_t socketDev = 0;
-  ino_t socketIno = 0;
-  std::unordered_set<Connection*> connections;
-  std::array<char, 64 * 1024> readBuffer;
-
-  ServerState(uv_loop_t* l, AdminCommands& c) : loop(l), commands(c) {}
-
-  void closeListener();
-  void unlinkSocket();
-  void onConnection();
-};
-
-struct Connection {
-  uv_pipe_t handle;
-  ServerState* owner = nullptr;  // valid while !closing
-  resp::RequestFramer framer;
-  // Request bytes from stream offset `bufferOffset` on: everything after the last
-  // completed command, so a complete frame's argument payloads are all here.
-  std::string buffer;
-  uint64_t bufferOffset = 0;
-  size_t pendingWrites = 0;
-  bool closing = false;
-  bool closeWhenFlushed = false;  // EOF, QUIT or a protocol error
-  bool readPaused = false;
-
-  void close();
-  void startReading();
-  void onRead(ssize_t nread, const uv_buf_t* buf);
-  void send(std::string bytes);
-  void onWritten(int status);
-  void maybeFinish();
-};
-
-void onConnectionClosed(uv_handle_t* handle) { delete static_cast<Connection*>(handle->data); }
-
-void onAlloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
-  auto* connection = static_cast<Connection*>(handle->data);
-  auto& readBuffer = connection->owner->readBuffer;
-  *buf = uv_buf_init(readBuffer.data(), static_cast<unsigned>(readBuffer.size()));
-}
-
-void onReadCb(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
-  static_cast<Connection*>(stream->data)->onRead(nread, buf);
-}
-
-void onWriteCb(uv_write_t* req, int status) {
-  auto* write = static_cast<WriteRequest*>(req->data);
-  auto* connection = static_cast<Connection*>(req->handle->data);
-  delete write;
-  connection->onWritten(status);
-}
-
-void Connection::close() {
-  if (closing) return;
-  closing = true;
-  owner->connections.erase(this);
-  owner = nullptr;
-  uv_close(reinterpret_cast<uv_handle_t*>(&handle), onConnectionClosed);
-}
-
-void Connection::startReading() {
-  const int rc = uv_read_start(reinterpret_cast<uv_stream_t*>(&handle), onAlloc, onReadCb);
-  if (rc != 0) close();
-}
-
-void Connection::send(std::string bytes) {
-  if (closing || bytes.empty()) return;
-  auto* write = new WriteRequest;
-  write->data = std::move(bytes);
-  write->req.data = write;
-  uv_buf_t buf = uv_buf_init(write->data.data(), static_cast<unsigned>(write->data.size()));
-  const int rc = uv_write(&write->req, reinterpret_cast<uv_stream_t*>(&handle), &buf, 1, onWriteCb);
-  if (rc != 0) {
-    delete write;
-    close();
-    return;
-  }
-  ++pendingWrites;
-  if (!closeWhenFlushed && !readPaused && handle.write_queue_size > kMaxQueuedReplyBytes) {
-    // The client sends faster than it reads its replies: stop reading until they drain.
-    uv_read_stop(reinterpret_cast<uv_stream_t*>(&handle));
-    readPaused = true;
-  }
-}
-
-void Connection::onWritten(int status) {
-  --pendingWrites;
-  if (closing) return;  // UV_ECANCELED after close(); nothing else to do
-  if (status != 0) {
-    close();
-    return;
-  }
-  if (readPaused && !closeWhenFlushed && handle.write_queue_size <= kMaxQueuedReplyBytes / 2) {
-    readPaused = false;
-    startReading();
-    if (closing) return;
-  }
-  maybeFinish();
-}
-
-void Connection::maybeFinish() {
-  if (!closing && closeWhenFlushed && pendingWrites == 0) close();
-}
-
-void Connection::onRead(ssize_t nread, const uv_buf_t* buf) {
-  if (closing || closeWhenFlushed) return;
-  if (nread == 0) return;  // EAGAIN
-  if (nread < 0) {
-    if (nread == UV_EOF) {
-      // Half-close: answer what was asked, then close.
-      uv_read_stop(reinterpret_cast<uv_stream_t*>(&handle));
-      closeWhenFlushed = true;
-      maybeFinish();
-    } else {
-      close();
-    }
-    return;
-  }
-
-  const std::span<const char> bytes(buf->base, static_cast<size_t>(nread));
-  buffer.append(bytes.data(), bytes.size());
-  CommandCollector collector(buffer, bufferOffset);
-  const bool ok = framer.feed(bytes, collector);
-
-  std::string replies;
-  bool quit = false;
-  for (const CommandCollector::Command& command : collector.commands) {
-    if (command.tooManyArgs) {
-      replies += AdminReply::error("too many arguments").encode();
-    } else if (isQuit(command.args)) {
-      replies += AdminReply::ok().encode();
-      quit = true;
-      break;
-    } else {
-      replies += owner->commands.execute(command.args).encode();
-    }
-  }
-  if (!collector.commands.empty()) {
-    const uint64_t consumed = collector.commands.back().end;
-    buffer.erase(0, static_cast<size_t>(consumed - bufferOffset));
-    bufferOffset = consumed;
-  }
-  if (!quit && !ok) {
-    // The framer words it as Redis does ("Protocol error: invalid bulk length").
-    const std::string& reason = framer.error();
-    replies += AdminReply::error(reason.starts_with("Protocol error") ? reason
-                                                                      : "Protocol error: " + reason)
-                   .encode();
-    quit = true;
-  } else if (!quit && buffer.size() > kMaxBufferedBytes) {
-    replies += AdminReply::error("Protocol error: request larger than 1 MiB").encode();
-    quit = true;
-  }
-  if (quit) {
-    uv_read_stop(reinterpret_cast<uv_stream_t*>(&handle));
-    closeWhenFlushed = true;
-    readPaused = false;
-    buffer.clear();
-    buffer.shrink_to_fit();
-  } else if (buffer.empty() && buffer.capacity() > 64 * 1024) {
-    buffer.shrink_to_fit();
-  }
-  send(std::move(replies));
-  maybeFinish();
-}
-
-void onListenerClosed(uv_handle_t* handle) { delete reinterpret_cast<uv_pipe_t*>(handle); }
-
-void onConnectionCb(uv_stream_t* server, int status) {
+void onUnixConnectionCb(uv_stream_t* server, int status) {
   if (status != 0) return;
-  static_cast<ServerState*>(server->data)->onConnection();
+  static_cast<ServerState*>(server->data)->onConnection(false);
+}
+
+void onTcpConnectionCb(uv_stream_t* server, int status) {
+  if (status != 0) return;
+  static_cast<ServerState*>(server->data)->onConnection(true);
 }
 
 std::string sysError(int err) { return net::uvError(uv_translate_sys_error(err)); }
@@ -286,30 +55,98 @@ int probeSocket(const std::string& path) {
   return err == ECONNREFUSED || err == ENOENT ? 0 : err;
 }
 
-void ServerState::onConnection() {
-  auto* connection = new Connection;
-  connection->owner = this;
-  connection->handle.data = connection;
-  uv_pipe_init(loop, &connection->handle, 0);
+}  // namespace
+
+void ServerState::onConnection(bool tcp) {
+  auto* connection = new Connection(*this, tcp);
+  if (tcp) {
+    uv_tcp_init(loop, &connection->handle.tcp);
+  } else {
+    uv_pipe_init(loop, &connection->handle.pipe, 0);
+  }
+  connection->uvHandle()->data = connection;
   connections.insert(connection);
-  if (uv_accept(reinterpret_cast<uv_stream_t*>(listener),
-                reinterpret_cast<uv_stream_t*>(&connection->handle)) != 0) {
+  ++(tcp ? tcpConnections : unixConnections);
+  uv_stream_t* listener = tcp ? reinterpret_cast<uv_stream_t*>(tcpListener) : reinterpret_cast<uv_stream_t*>(unixListener);
+  uv_os_fd_t fd = -1;
+  if (uv_accept(listener, connection->stream()) != 0 || uv_fileno(connection->uvHandle(), &fd) != 0) {
     connection->close();
     return;
   }
-  if (connections.size() > kMaxConnections) {
-    connection->send(AdminReply::error("too many admin connections").encode());
-    connection->closeWhenFlushed = true;
-    connection->maybeFinish();
+  if ((tcp ? tcpConnections : unixConnections) > (tcp ? limits.maxTcpConnections : limits.maxUnixConnections)) {
+    connection->finishWith(AdminReply::error("too many admin connections").encode());
     return;
+  }
+  if (tcp) {
+    connection->peer = tcpPeer(fd);
+    connection->access = Connection::Access::kNeedsAuth;
+  } else {
+    AdminPeer unknown;
+    connection->peer = unixPeer(fd).value_or(unknown);
+    const std::string refusal = allowedUids.refusal(connection->peer);
+    if (!refusal.empty()) {
+      // Answered when it sends its first command (a client that writes first
+      // would otherwise meet a closed socket, not the reason).
+      connection->access = Connection::Access::kRefused;
+      connection->refusal = AdminReply::error("NOPERM " + refusal).encode();
+      spdlog::warn("admin socket: refused {}: {}", connection->peer.describe(), refusal);
+      if (audit != nullptr) audit->recordEvent(connection->peer, {}, "refused: " + refusal);
+    }
   }
   connection->startReading();
 }
 
-void ServerState::closeListener() {
-  if (listener == nullptr) return;
-  uv_close(reinterpret_cast<uv_handle_t*>(listener), onListenerClosed);
-  listener = nullptr;
+AdminReply ServerState::dispatch(const AdminPeer& peer, const std::vector<std::string>& args) {
+  if (audit == nullptr || !isAuditedCommand(args)) return commands.execute(args);
+  AuditTrail::Scope scope = audit->open(peer, args);
+  AdminReply reply = commands.execute(args);
+  scope.finish(reply.kind == AdminReply::Kind::kError ? "error: " + reply.text : "ok");
+  return reply;
+}
+
+void ServerState::startAccessTimer() {
+  if (accessTimer != nullptr) return;
+  accessTimer = new uv_timer_t;
+  uv_timer_init(loop, accessTimer);
+  accessTimer->data = this;
+  const uint64_t interval = std::max<uint64_t>(1, std::min<uint64_t>(limits.accessTimeoutMs / 4, 1000));
+  uv_timer_start(
+      accessTimer, [](uv_timer_t* timer) { static_cast<ServerState*>(timer->data)->sweepAccess(); }, interval,
+      interval);
+  // Not a reason to keep the loop running.
+  uv_unref(reinterpret_cast<uv_handle_t*>(accessTimer));
+}
+
+void ServerState::sweepAccess() {
+  const uint64_t now = uv_now(loop);
+  std::vector<Connection*> expired;
+  for (Connection* connection : connections) {
+    if (connection->access == Connection::Access::kGranted || connection->closeWhenFlushed) continue;
+    if (now - connection->acceptedMs >= limits.accessTimeoutMs) expired.push_back(connection);
+  }
+  for (Connection* connection : expired) {
+    connection->finishWith(connection->access == Connection::Access::kRefused
+                               ? connection->refusal
+                               : AdminReply::error("NOAUTH Authentication required (timed out)").encode());
+  }
+}
+
+void ServerState::closeAll() {
+  if (unixListener != nullptr) {
+    uv_close(reinterpret_cast<uv_handle_t*>(unixListener), onPipeListenerClosed);
+    unixListener = nullptr;
+  }
+  if (tcpListener != nullptr) {
+    uv_close(reinterpret_cast<uv_handle_t*>(tcpListener), onTcpListenerClosed);
+    tcpListener = nullptr;
+  }
+  if (accessTimer != nullptr) {
+    uv_close(reinterpret_cast<uv_handle_t*>(accessTimer), onTimerClosed);
+    accessTimer = nullptr;
+  }
+  unlinkSocket();
+  // Connection::close() erases from the set.
+  while (!connections.empty()) (*connections.begin())->close();
 }
 
 void ServerState::unlinkSocket() {
@@ -323,20 +160,27 @@ void ServerState::unlinkSocket() {
   path.clear();
 }
 
-}  // namespace
+}  // namespace admin
 
-struct AdminServer::Impl : ServerState {
+struct AdminServer::Impl : admin::ServerState {
   using ServerState::ServerState;
 };
 
-AdminServer::AdminServer(uv_loop_t* loop, AdminCommands& commands)
-    : impl_(std::make_unique<Impl>(loop, commands)) {}
+AdminServer::AdminServer(uv_loop_t* loop, AdminCommands& commands, AuditTrail* audit)
+    : impl_(std::make_unique<Impl>(loop, commands, audit)) {}
 
 AdminServer::~AdminServer() { close(); }
 
+void AdminServer::setLimits(const AdminLimits& limits) { impl_->limits = limits; }
+
+void AdminServer::setAllowedUids(UidAllowList uids) {
+  impl_->allowedUids = std::move(uids);
+  if (!impl_->allowedUids.empty() && impl_->unixListener != nullptr) impl_->startAccessTimer();
+}
+
 std::string AdminServer::listen(const std::string& path) {
   Impl& impl = *impl_;
-  if (impl.listener != nullptr) return "admin socket already listening on " + impl.path;
+  if (impl.unixListener != nullptr) return "admin socket already listening on " + impl.path;
   if (path.empty()) return "admin socket path is empty";
   if (path.size() >= sizeof(sockaddr_un{}.sun_path)) {
     return "admin socket path '" + path + "' is too long (at most " +
@@ -349,16 +193,15 @@ std::string AdminServer::listen(const std::string& path) {
     if (!S_ISSOCK(st.st_mode)) {
       return "admin socket path '" + path + "' exists and is not a socket";
     }
-    const int probe = probeSocket(path);
+    const int probe = admin::probeSocket(path);
     if (probe == EISCONN || probe == EAGAIN) {
       return "admin socket '" + path + "' is in use by another process";
     }
     if (probe != 0) {
-      return "cannot tell whether admin socket '" + path +
-             "' is stale, not replacing it: " + sysError(probe);
+      return "cannot tell whether admin socket '" + path + "' is stale, not replacing it: " + admin::sysError(probe);
     }
     if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
-      return "cannot remove stale admin socket '" + path + "': " + sysError(errno);
+      return "cannot remove stale admin socket '" + path + "': " + admin::sysError(errno);
     }
   }
 
@@ -368,9 +211,9 @@ std::string AdminServer::listen(const std::string& path) {
     delete pipe;
     return "cannot create admin socket: " + net::uvError(rc);
   }
-  pipe->data = static_cast<ServerState*>(&impl);
+  pipe->data = static_cast<admin::ServerState*>(&impl);
   auto fail = [&](std::string message) {
-    uv_close(reinterpret_cast<uv_handle_t*>(pipe), onListenerClosed);
+    uv_close(reinterpret_cast<uv_handle_t*>(pipe), admin::onPipeListenerClosed);
     return message;
   };
 
@@ -384,27 +227,56 @@ std::string AdminServer::listen(const std::string& path) {
   if (::chmod(path.c_str(), 0600) != 0 || ::lstat(path.c_str(), &st) != 0) {
     const int err = errno;
     ::unlink(path.c_str());
-    return fail("cannot set mode 0600 on admin socket '" + path + "': " + sysError(err));
+    return fail("cannot set mode 0600 on admin socket '" + path + "': " + admin::sysError(err));
   }
   impl.socketDev = st.st_dev;
   impl.socketIno = st.st_ino;
   impl.path = path;
 
-  rc = uv_listen(reinterpret_cast<uv_stream_t*>(pipe), kBacklog, onConnectionCb);
+  rc = uv_listen(reinterpret_cast<uv_stream_t*>(pipe), admin::kBacklog, admin::onUnixConnectionCb);
   if (rc != 0) {
     impl.unlinkSocket();
     return fail("cannot listen on admin socket '" + path + "': " + net::uvError(rc));
   }
-  impl.listener = pipe;
+  impl.unixListener = pipe;
+  if (!impl.allowedUids.empty()) impl.startAccessTimer();
   return "";
 }
 
-void AdminServer::close() {
+std::string AdminServer::listenTcp(const net::HostPort& address, const AdminToken& token) {
   Impl& impl = *impl_;
-  impl.closeListener();
-  impl.unlinkSocket();
-  // Connection::close() erases from the set.
-  while (!impl.connections.empty()) (*impl.connections.begin())->close();
+  if (impl.tcpListener != nullptr) return "admin TCP listener already open";
+  sockaddr_storage storage{};
+  std::string error;
+  if (!net::toSockaddr(address, storage, error)) return "admin listener " + address.str() + ": " + error;
+  auto* tcp = new uv_tcp_t;
+  int rc = uv_tcp_init(impl.loop, tcp);
+  if (rc != 0) {
+    delete tcp;
+    return "cannot create admin listener: " + net::uvError(rc);
+  }
+  tcp->data = static_cast<admin::ServerState*>(&impl);
+  rc = uv_tcp_bind(tcp, reinterpret_cast<const sockaddr*>(&storage), 0);
+  if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(tcp), admin::kBacklog, admin::onTcpConnectionCb);
+  if (rc != 0) {
+    uv_close(reinterpret_cast<uv_handle_t*>(tcp), admin::onTcpListenerClosed);
+    return "cannot listen on admin address " + address.str() + ": " + net::uvError(rc);
+  }
+  impl.token = token;
+  impl.tcpListener = tcp;
+  impl.startAccessTimer();
+  return "";
 }
+
+uint16_t AdminServer::tcpPort() const {
+  if (impl_->tcpListener == nullptr) return 0;
+  sockaddr_storage address{};
+  int length = sizeof(address);
+  if (uv_tcp_getsockname(impl_->tcpListener, reinterpret_cast<sockaddr*>(&address), &length) != 0) return 0;
+  if (address.ss_family == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in*>(&address)->sin_port);
+  return ntohs(reinterpret_cast<const sockaddr_in6*>(&address)->sin6_port);
+}
+
+void AdminServer::close() { impl_->closeAll(); }
 
 }  // namespace redmirror::control

@@ -8,6 +8,8 @@
 #include <set>
 #include <thread>
 
+#include "redmirror/control/admin_access.h"
+
 namespace redmirror::control {
 
 namespace {
@@ -73,6 +75,29 @@ CanaryConfig canaryFrom(const YAML::Node& node, size_t index) {
     canary.linksPerWorker = fieldAs<uint32_t>(node["links_per_worker"], where + ".links_per_worker", "a count");
   }
   return canary;
+}
+
+// The admin access and audit fields.
+void adminFieldFrom(const std::string& key, const YAML::Node& value, ProxyConfig& config) {
+  if (key == "admin_allow_uids") {
+    // A list of uids, or one "UID[,UID...]" string as --admin-allow-uid takes.
+    std::string text;
+    if (value.IsSequence()) {
+      for (size_t i = 0; i < value.size(); ++i) {
+        text += (i == 0 ? "" : ",") + fieldAs<std::string>(value[i], key + "[" + std::to_string(i) + "]", "a uid");
+      }
+    } else {
+      text = fieldAs<std::string>(value, key, "a list of uids");
+    }
+    std::string error;
+    if (!parseUidList(text, config.adminAllowUids, error)) throw ConfigError("field '" + key + "': " + error);
+  } else if (key == "admin_listen") {
+    config.adminListen = parseAddressField("field 'admin_listen'", fieldAs<std::string>(value, key, "HOST:PORT"));
+  } else if (key == "admin_token_file") {
+    config.adminTokenFile = fieldAs<std::string>(value, key, "a path");
+  } else if (key == "audit_log") {
+    config.auditLog = fieldAs<std::string>(value, key, "a path");
+  }
 }
 
 }  // namespace
@@ -189,6 +214,9 @@ void loadConfigFile(const std::string& path, ProxyConfig& config) {
       config.adminSocket = fieldAs<std::string>(value, key, "a path");
     } else if (key == "http") {
       config.http = parseAddressField("field 'http'", fieldAs<std::string>(value, key, "HOST:PORT"));
+    } else if (key == "admin_allow_uids" || key == "admin_listen" || key == "admin_token_file" ||
+               key == "audit_log") {
+      adminFieldFrom(key, value, config);
     } else if (key == "sampling_seed") {
       config.samplingSeed = fieldAs<uint64_t>(value, key, "an integer");
     } else if (key == "policy") {
@@ -272,6 +300,9 @@ void validateConfig(const ProxyConfig& config) {
   }
   if (config.ttlToleranceMs < 0) throw ConfigError("ttl_tolerance_ms: must not be negative");
   if (config.linkBatchDelayUs > 100000) throw ConfigError("link_batch_delay_us: at most 100000 (100 ms)");
+  if (config.adminListen && config.adminTokenFile.empty()) {
+    throw ConfigError("admin_listen: needs admin_token_file (the token AUTH must present)");
+  }
   if (config.listen.host == config.primary.host && config.listen.port == config.primary.port) {
     throw ConfigError("listen: the same address as primary would proxy to itself");
   }

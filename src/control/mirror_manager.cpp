@@ -89,6 +89,18 @@ std::map<std::string, uint64_t> droppedTotals(const mirror::CanaryCounterSet& se
   };
 }
 
+nlohmann::ordered_json percentJson(const std::string& name, uint32_t hundredths) {
+  return {{"canary", name}, {"percent", hundredths / 100.0}};
+}
+
+nlohmann::ordered_json canaryJson(const std::string& name, const net::HostPort& address, uint32_t hundredths) {
+  return {{"canary", name}, {"address", address.str()}, {"percent", hundredths / 100.0}};
+}
+
+uint64_t mirroredTotal(const mirror::CanaryCounterSet& set) {
+  return sum(set, &mirror::CanaryCounters::mirrored) + sum(set, &mirror::CanaryCounters::effects_mirrored);
+}
+
 MirrorManager::MirrorManager(const ProxyConfig& config, std::vector<mirror::SettingsSubscriber*> workers)
     : config_(config), workers_(std::move(workers)) {
   auto table = std::make_shared<mirror::CommandTable>();
@@ -117,6 +129,10 @@ MirrorManager::MirrorManager(const ProxyConfig& config, std::vector<mirror::Sett
 }
 
 mirror::CanarySettings MirrorManager::makeCanary(const CanaryConfig& canary) {
+  return makeCanary(canary, readSecret("canaries." + canary.name + ".password", canary.password));
+}
+
+mirror::CanarySettings MirrorManager::makeCanary(const CanaryConfig& canary, std::string password) {
   mirror::CanarySettings settings;
   settings.id = nextId_++;
   settings.name = canary.name;
@@ -125,7 +141,7 @@ mirror::CanarySettings MirrorManager::makeCanary(const CanaryConfig& canary) {
   net::toSockaddr(canary.address, settings.sockaddr, error);
   settings.percentHundredths = canary.percentHundredths;
   settings.username = canary.username;
-  settings.password = readSecret("canaries." + canary.name + ".password", canary.password);
+  settings.password = std::move(password);
   settings.queueBudgetBytes = canary.queueBudgetBytes;
   settings.replyTimeoutMs = canary.replyTimeoutMs;
   settings.linksPerWorker = canary.linksPerWorker;
@@ -157,6 +173,11 @@ void MirrorManager::publishLocked() {
   settings->primaryPassword = primaryPassword_;
   current_ = settings;
   for (mirror::SettingsSubscriber* worker : workers_) worker->publish(settings);
+}
+
+std::string MirrorManager::journalLocked(const nlohmann::ordered_json& before, const nlohmann::ordered_json& after) {
+  if (journal_ == nullptr) return "";
+  return journal_->recordChange(before, after);
 }
 
 std::shared_ptr<const mirror::MirrorSettings> MirrorManager::snapshot() const {
@@ -263,6 +284,9 @@ std::string MirrorManager::setPercent(const std::string& canary, uint32_t percen
   std::lock_guard<std::mutex> lock(mutex_);
   for (mirror::CanarySettings& settings : canaries_) {
     if (settings.name == canary) {
+      const std::string refused = journalLocked(percentJson(settings.name, settings.percentHundredths),
+                                                percentJson(settings.name, percentHundredths));
+      if (!refused.empty()) return refused;
       settings.percentHundredths = percentHundredths;
       publishLocked();
       return "";
@@ -286,6 +310,8 @@ std::string MirrorManager::addCanary(const std::string& name, const std::string&
   for (const mirror::CanarySettings& settings : canaries_) {
     if (settings.name == name) return "canary '" + name + "' exists";
   }
+  const std::string refused = journalLocked(nullptr, canaryJson(name, canary.address, 0));
+  if (!refused.empty()) return refused;
   canaries_.push_back(makeCanary(canary));
   publishLocked();
   return "";
@@ -293,6 +319,12 @@ std::string MirrorManager::addCanary(const std::string& name, const std::string&
 
 std::string MirrorManager::removeCanary(const std::string& name) {
   std::lock_guard<std::mutex> lock(mutex_);
+  const auto removed = std::find_if(canaries_.begin(), canaries_.end(),
+                                    [&](const mirror::CanarySettings& settings) { return settings.name == name; });
+  if (removed == canaries_.end()) return "unknown canary '" + name + "'";
+  const std::string refused =
+      journalLocked(canaryJson(removed->name, removed->address, removed->percentHundredths), nullptr);
+  if (!refused.empty()) return refused;
   const size_t before = canaries_.size();
   std::erase_if(canaries_, [&](const mirror::CanarySettings& settings) {
     if (settings.name != name) return false;
@@ -305,10 +337,13 @@ std::string MirrorManager::removeCanary(const std::string& name) {
   return "";
 }
 
-void MirrorManager::setPaused(bool paused) {
+std::string MirrorManager::setPaused(bool paused) {
   std::lock_guard<std::mutex> lock(mutex_);
+  const std::string refused = journalLocked({{"paused", paused_}}, {{"paused", paused}});
+  if (!refused.empty()) return refused;
   paused_ = paused;
   publishLocked();
+  return "";
 }
 
 bool MirrorManager::paused() const {
@@ -438,6 +473,19 @@ std::vector<CanaryReading> MirrorManager::readCanaries(bool withWindows) const {
 
 std::string MirrorManager::resetWindow(const std::string& canary) {
   std::lock_guard<std::mutex> lock(mutex_);
+  // Recorded as each window's age before and after (a new window is 0 s old).
+  nlohmann::ordered_json before = nlohmann::ordered_json::object();
+  nlohmann::ordered_json after = nlohmann::ordered_json::object();
+  for (const mirror::CanarySettings& settings : canaries_) {
+    if (!canary.empty() && settings.name != canary) continue;
+    const auto window = windows_.find(settings.id);
+    const int64_t started = window == windows_.end() ? nowMs() : window->second.startedMs;
+    before[settings.name] = {{"window_seconds", static_cast<double>(nowMs() - started) / 1000.0}};
+    after[settings.name] = {{"window_seconds", 0.0}};
+  }
+  if (before.empty()) return "unknown canary '" + canary + "'";
+  const std::string refused = journalLocked(before, after);
+  if (!refused.empty()) return refused;
   bool found = false;
   for (mirror::CanarySettings& settings : canaries_) {
     if (!canary.empty() && settings.name != canary) continue;

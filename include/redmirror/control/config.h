@@ -49,6 +49,11 @@ struct ProxyConfig {
   std::vector<CanaryConfig> canaries;
   std::string adminSocket;
   std::optional<net::HostPort> http;  // --http: the read-only HTTP endpoint, off when unset
+  // Admin access and audit (admin_access.h, audit_log.h).
+  std::vector<uint32_t> adminAllowUids;       // empty: whoever can open the socket (mode 0600)
+  std::optional<net::HostPort> adminListen;   // the TCP admin listener, with adminTokenFile
+  std::string adminTokenFile;
+  std::string auditLog;                       // JSON lines, fsync'd per record; empty: memory only
   uint64_t samplingSeed = 0x5eed;
   std::map<std::string, std::string> policy;  // command -> mirror | never | type_only
   std::string primaryUsername;

@@ -33,11 +33,12 @@ struct CanaryStatus {
 class MirrorControl {
  public:
   virtual ~MirrorControl() = default;
-  // Each returns "" on success, else the reason (shown to the operator as -ERR).
+  // Each returns "" on success, else the reason (shown to the operator as -ERR);
+  // a change that cannot be recorded in the audit log is refused.
   virtual std::string setPercent(const std::string& canary, uint32_t percentHundredths) = 0;
   virtual std::string addCanary(const std::string& name, const std::string& address) = 0;
   virtual std::string removeCanary(const std::string& name) = 0;
-  virtual void setPaused(bool paused) = 0;
+  virtual std::string setPaused(bool paused) = 0;
   virtual bool paused() const = 0;
   virtual std::vector<CanaryStatus> canaries() const = 0;
   // REPORT: the divergence report JSON of one canary, or of all ("" = all, as

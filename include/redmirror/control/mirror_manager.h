@@ -11,6 +11,8 @@
 #include <vector>
 
 #include "redmirror/control/canary_readings.h"
+#include "redmirror/control/canary_changes.h"
+#include "redmirror/control/change_journal.h"
 #include "redmirror/control/config.h"
 #include "redmirror/control/mirror_control.h"
 #include "redmirror/control/server_watch.h"
@@ -38,14 +40,26 @@ class MirrorManager final : public MirrorControl, public CanaryReadings {
   void watchServers();
   bool haveServerCommands() const;
 
+  // Every change is recorded in `journal` (when set) before it takes effect,
+  // and refused when it cannot be recorded.
+  void setJournal(ChangeJournal* journal) { journal_ = journal; }
+
   std::string setPercent(const std::string& canary, uint32_t percentHundredths) override;
   std::string addCanary(const std::string& name, const std::string& address) override;
   std::string removeCanary(const std::string& name) override;
-  void setPaused(bool paused) override;
+  std::string setPaused(bool paused) override;
   bool paused() const override;
   std::vector<CanaryStatus> canaries() const override;
   std::string report(const std::string& canary, std::string& json) const override;
   std::string resetWindow(const std::string& canary) override;
+
+  // A reload's canary changes, all at once (one journal record, one snapshot):
+  // removed names go; added, replaced and re-weighted entries are applied by
+  // name to the running canaries (a running canary that connects the same way
+  // only takes the new percent; one that does not is replaced, with new links
+  // and a new window; a missing one is added). "" or why nothing changed
+  // (a secret that cannot be read names its field).
+  std::string applyCanaryChanges(const CanaryChanges& changes);
 
   std::shared_ptr<const mirror::MirrorSettings> snapshot() const;
 
@@ -59,9 +73,13 @@ class MirrorManager final : public MirrorControl, public CanaryReadings {
   void watchPrimary(int64_t now);
   void watchCanaries(int64_t now);
   mirror::CanarySettings makeCanary(const CanaryConfig& canary);
+  mirror::CanarySettings makeCanary(const CanaryConfig& canary, std::string password);
+  // "" when the change may go ahead (recorded, or no journal), else the refusal.
+  std::string journalLocked(const nlohmann::ordered_json& before, const nlohmann::ordered_json& after);
 
   const ProxyConfig& config_;
   std::vector<mirror::SettingsSubscriber*> workers_;
+  ChangeJournal* journal_ = nullptr;
   mutable std::mutex mutex_;
   std::vector<mirror::CanarySettings> canaries_;
   bool paused_ = false;
