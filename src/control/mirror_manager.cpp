@@ -97,10 +97,6 @@ nlohmann::ordered_json canaryJson(const std::string& name, const net::HostPort& 
   return {{"canary", name}, {"address", address.str()}, {"percent", hundredths / 100.0}};
 }
 
-uint64_t mirroredTotal(const mirror::CanaryCounterSet& set) {
-  return sum(set, &mirror::CanaryCounters::mirrored) + sum(set, &mirror::CanaryCounters::effects_mirrored);
-}
-
 MirrorManager::MirrorManager(const ProxyConfig& config, std::vector<mirror::SettingsSubscriber*> workers)
     : config_(config), workers_(std::move(workers)) {
   auto table = std::make_shared<mirror::CommandTable>();

@@ -24,7 +24,7 @@ class NoMirrorControl : public MirrorControl {
   std::string setPercent(const std::string&, uint32_t) override { return "unused"; }
   std::string addCanary(const std::string&, const std::string&) override { return "unused"; }
   std::string removeCanary(const std::string&) override { return "unused"; }
-  void setPaused(bool) override {}
+  std::string setPaused(bool) override { return "unused"; }
   bool paused() const override { return false; }
   std::vector<CanaryStatus> canaries() const override { return {}; }
   std::string report(const std::string&, std::string&) const override { return "unused"; }
