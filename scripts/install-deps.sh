@@ -11,6 +11,7 @@ packages=(
   redis-server redis-tools
   clang libclang-rt-14-dev
   socat strace procps jq
+  python3-prometheus-client chromium
 )
 
 missing=()
