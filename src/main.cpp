@@ -73,17 +73,17 @@ void applyAdminFlags(const Flags& flags, ProxyConfig& config) {
 // The admin socket and the TCP admin listener; "" or why they cannot be opened.
 std::string openAdmin(redmirror::control::AdminServer& admin, const ProxyConfig& config) {
   admin.setAllowedUids(redmirror::control::UidAllowList(config.adminAllowUids));
-  if (!config.adminSocket.empty()) {
-    if (std::string error = admin.listen(config.adminSocket); !error.empty()) return error;
-  }
+  // TCP first: whoever waits for the Unix socket to appear (a supervisor, a
+  // test) may then rely on both listening.
   if (config.adminListen) {
     try {
       const auto token = redmirror::control::AdminToken::fromFile("admin_token_file", config.adminTokenFile);
-      return admin.listenTcp(*config.adminListen, token);
+      if (std::string error = admin.listenTcp(*config.adminListen, token); !error.empty()) return error;
     } catch (const ConfigError& e) {
       return e.what();
     }
   }
+  if (!config.adminSocket.empty()) return admin.listen(config.adminSocket);
   return "";
 }
 
