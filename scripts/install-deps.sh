@@ -10,7 +10,7 @@ packages=(
   libyaml-cpp-dev libcli11-dev nlohmann-json3-dev libcpp-httplib-dev
   redis-server redis-tools
   clang libclang-rt-14-dev
-  socat strace procps jq
+  socat strace procps jq curl
   python3-prometheus-client chromium
 )
 
